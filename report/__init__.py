@@ -1,0 +1,1 @@
+"""The `python -m report` command: builds the assignment's report from labnn's results."""
