@@ -420,3 +420,31 @@ def salt_and_pepper(x: np.ndarray, level: float, rng: np.random.Generator) -> np
     u = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
     salt = (u < level / 2).astype(dtype)
     return np.where(u < level, salt, x.astype(dtype, copy=False))
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """Training data and the held-out validation data that model selection may look at."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+
+
+def holdout(prepared: Prepared, *, validation_size: int) -> Split:
+    """Hold out the last `validation_size` training examples for validation.
+
+    Choices (an L2 factor, a variant) are made on this split, so the test set
+    only ever produces final numbers.
+    """
+    n = len(prepared.x_train)
+    if not 0 < validation_size < n:
+        raise ValueError(f"validation_size must be between 1 and {n - 1}, got {validation_size}")
+    cut = n - validation_size
+    return Split(
+        x_train=prepared.x_train[:cut],
+        y_train=prepared.y_train[:cut],
+        x_val=prepared.x_train[cut:],
+        y_val=prepared.y_train[cut:],
+    )

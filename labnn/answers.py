@@ -1,0 +1,135 @@
+"""Derived quantities: what the questions ask, as plain functions of results.
+
+Nothing here trains. Each function says in its docstring which question it answers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+HINTON_TEST_ERROR = (
+    0.0153  # MNIST page, "3-layer NN, 500+300 HU, softmax, cross entropy, weight decay"
+)
+HINTON_ACCURACY = 1 - HINTON_TEST_ERROR  # 0.9847
+
+# Two-sided 95 % quantiles of Student's t, by degrees of freedom (any statistics table).
+_T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306,
+          9: 2.262, 10: 2.228, 12: 2.179, 15: 2.131, 20: 2.086, 30: 2.042}  # fmt: skip
+
+CROSS_ENTROPY_LATEX = r"L = -\frac{1}{N}\sum_{n=1}^{N}\sum_{k=1}^{K} y_{nk}\,\log \hat{y}_{nk}"
+BINARY_CROSS_ENTROPY_LATEX = (
+    r"L = -\frac{1}{N D}\sum_{n=1}^{N}\sum_{d=1}^{D}"
+    r"\left[x_{nd}\log \hat{x}_{nd} + (1 - x_{nd})\log(1 - \hat{x}_{nd})\right]"
+)
+
+
+def dense_params_by_formula(sizes: list[int]) -> list[dict]:
+    """Q2a: parameters of each dense layer, in * out weights + out biases."""
+    return [
+        {"inputs": n_in, "outputs": n_out, "weights": n_in * n_out, "biases": n_out,
+         "params": n_in * n_out + n_out}
+        for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+    ]  # fmt: skip
+
+
+def categorical_cross_entropy(y_true: np.ndarray, y_pred: np.ndarray, eps=1e-7) -> float:
+    """Q2b: L = -(1/N) sum_n sum_k y_nk log p_nk, with p clipped as Keras clips it."""
+    p = np.clip(y_pred.astype(np.float64), eps, 1 - eps)
+    return float(-np.mean(np.sum(y_true * np.log(p), axis=1)))
+
+
+def binary_cross_entropy(x_true: np.ndarray, x_pred: np.ndarray, eps=1e-7) -> float:
+    """Q4a: mean over pixels of -[x log p + (1 - x) log(1 - p)], p clipped as Keras clips it."""
+    p = np.clip(x_pred.astype(np.float64), eps, 1 - eps)
+    x = x_true.astype(np.float64)
+    return float(-np.mean(x * np.log(p) + (1 - x) * np.log(1 - p)))
+
+
+def mean_std(values) -> dict:
+    """Mean, sample standard deviation (ddof 1; 0 for a single value) and count."""
+    arr = np.asarray(values, dtype=np.float64)
+    std = float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+    return {"mean": float(arr.mean()), "std": std, "n": len(arr)}
+
+
+def confidence_interval(values) -> dict:
+    """A 95 % Student-t confidence interval for the mean of a few replicates."""
+    stats = mean_std(values)
+    n = stats["n"]
+    if n < 2:
+        return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan}
+    df = n - 1
+    t = _T_975[max(k for k in _T_975 if k <= df)]  # conservative between table rows
+    half = t * stats["std"] / math.sqrt(n)
+    return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
+            "half_width": half, "t": t}  # fmt: skip
+
+
+def sweep_summary(runs: list[dict]) -> dict:
+    """Q2d: per L2 factor the mean and std of final validation accuracy, the best
+    factor (highest mean, chosen on validation data only) and the best single run."""
+    factors = sorted({run["l2"] for run in runs})
+    per_factor = []
+    for factor in factors:
+        accs = [run["val_accuracy"] for run in runs if run["l2"] == factor]
+        per_factor.append({"l2": factor, **mean_std(accs), "values": accs})
+    best = max(per_factor, key=lambda row: row["mean"])
+    top = max(runs, key=lambda run: run["val_accuracy"])
+    return {
+        "per_factor": per_factor,
+        "best_l2": best["l2"],
+        "best_mean": best["mean"],
+        "best_std": best["std"],
+        "max_val_accuracy": top["val_accuracy"],
+        "max_run": {"l2": top["l2"], "seed": top["seed"]},
+        "mean_replicate_std": float(np.mean([row["std"] for row in per_factor])),
+    }
+
+
+def gap_to_hinton(accuracy: float) -> dict:
+    """Q2d: how far an accuracy is from Hinton's 0.9847, in accuracy and in test error."""
+    return {
+        "hinton_accuracy": HINTON_ACCURACY,
+        "hinton_error": HINTON_TEST_ERROR,
+        "accuracy": accuracy,
+        "gap": HINTON_ACCURACY - accuracy,
+        "error": 1 - accuracy,
+        "relative_error_increase": (1 - accuracy) / HINTON_TEST_ERROR - 1,
+    }
+
+
+def gap_versus_spread(values) -> dict:
+    """Q2d: is the gap to Hinton larger than the replicate spread?
+
+    Compares the gap with the replicates' standard deviation and checks whether
+    0.9847 lies inside the 95 % confidence interval of their mean.
+    """
+    interval = confidence_interval(values)
+    gap = HINTON_ACCURACY - interval["mean"]
+    std = interval["std"]
+    return {
+        **interval,
+        "gap": gap,
+        "gap_in_stds": gap / std if std > 0 else math.inf,
+        "hinton_inside_interval": interval["low"] <= HINTON_ACCURACY <= interval["high"],
+        "gap_exceeds_spread": abs(gap) > 2 * std,
+    }
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
+    """Q3: counts[true, predicted]."""
+    matrix = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(matrix, (labels.astype(int), predicted.astype(int)), 1)
+    return matrix
+
+
+def most_confused(matrix: np.ndarray, top: int = 3) -> list[dict]:
+    """Q3: the off-diagonal cells with the most errors (true digit read as another)."""
+    off = matrix.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(off, axis=None)[::-1][:top]
+    cells = [np.unravel_index(i, off.shape) for i in order]
+    return [{"true": int(t), "predicted": int(p), "count": int(off[t, p])} for t, p in cells
+            if off[t, p] > 0]  # fmt: skip

@@ -1,0 +1,1 @@
+"""One module per question; each exposes `run(profile, data, store, *, progress) -> dict`."""

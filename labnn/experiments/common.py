@@ -1,0 +1,132 @@
+"""What every experiment does the same way: slice and prepare the data per
+profile, and train one run through the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
+from labnn.profiles import Profile
+from labnn.store import Entry, Store, code_version
+from labnn.training import ProgressLine, train
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """The profile's slice of MNIST, prepared, with its train/validation split."""
+
+    prepared: Prepared
+    split: Split
+    spec: dict  # what identifies these data in a store key
+
+
+def dataset(profile: Profile, mnist: Mnist, *, flatten: bool = False) -> Dataset:
+    """Slice MNIST as the profile says, scale it, and hold out the validation images."""
+    part = subset(mnist, n_train=profile.n_train, n_test=profile.n_test)
+    prepared = preprocess(part, flatten=flatten)
+    spec = {
+        "fingerprint": mnist.fingerprint,
+        "n_train": len(part.x_train),
+        "n_test": len(part.x_test),
+        "validation_size": profile.validation_size,
+        "flatten": flatten,
+    }
+    return Dataset(prepared, holdout(prepared, validation_size=profile.validation_size), spec)
+
+
+def train_run(
+    store: Store,
+    *,
+    experiment: str,
+    build: Callable[..., keras.Model],
+    params: dict,
+    data: Dataset,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    keep_weights: bool = False,
+    after: Callable[[keras.Model], tuple[dict, dict]] | None = None,
+    progress: ProgressLine | None = None,
+    label: str = "",
+) -> Entry:
+    """One training run, from the store when it is there, else trained and stored.
+
+    `after(model)` may add results and arrays computed from the trained model
+    (e.g. test predictions); `keep_weights` stores the weights for later questions.
+    """
+    spec = {
+        "experiment": experiment,
+        "model": {"builder": build.__name__, **params},
+        "training": {"epochs": epochs, "batch_size": batch_size, "seed": seed},
+        "data": data.spec,
+        "code": code_version(train, build),
+    }
+
+    def compute() -> tuple[dict, dict]:
+        model = build(**params, seed=seed)
+        result = train(
+            model,
+            data.split,
+            epochs=epochs,
+            batch_size=batch_size,
+            seed=seed,
+            progress=progress,
+            label=label,
+        )
+        results = {
+            "history": result.history,
+            "epoch_seconds": result.epoch_seconds,
+            "wall_time_s": result.wall_time_s,
+            "samples_per_second": result.samples_per_second,
+            "params": int(model.count_params()),
+        }
+        arrays = {}
+        if keep_weights:
+            arrays.update({f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())})
+        if after is not None:
+            more_results, more_arrays = after(model)
+            results.update(more_results)
+            arrays.update(more_arrays)
+        return results, arrays
+
+    def stored(entry: Entry):
+        if progress is not None:
+            progress.note(f"{label}: stored ({entry.key[:10]})")
+
+    return store.run(spec, compute, on_hit=stored)
+
+
+def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:
+    """The trained model of a stored run (which kept its weights)."""
+    params = {k: v for k, v in entry.spec["model"].items() if k != "builder"}
+    params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
+    model = build(**params, seed=entry.spec["training"]["seed"])
+    names = sorted(name for name in entry.arrays if name.startswith("weight_"))
+    if not names:
+        raise ValueError(f"store entry {entry.key} kept no weights")
+    model.set_weights([entry.arrays[name] for name in names])
+    return model
+
+
+def provenance(entry: Entry) -> dict:
+    """Where a number came from: the run's key, seed and wall time."""
+    return {
+        "key": entry.key,
+        "experiment": entry.spec["experiment"],
+        "seed": entry.spec["training"]["seed"],
+        "wall_time_s": entry.results["wall_time_s"],
+        "created": entry.meta.get("created"),
+    }
+
+
+def final(history: dict, metric: str) -> float:
+    """The last epoch's value of a metric."""
+    return float(history[metric][-1])
+
+
+def as_list(array: np.ndarray) -> list:
+    return np.asarray(array).tolist()

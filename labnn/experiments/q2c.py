@@ -1,0 +1,36 @@
+"""Question 2c: the notebook MLP trained for 10 epochs, with its accuracy curves."""
+
+from labnn.data import Mnist
+from labnn.experiments.common import dataset, final, provenance, train_run
+from labnn.models import build_notebook_mlp
+from labnn.profiles import Profile
+from labnn.store import Store
+
+
+def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+    entry = train_run(
+        store,
+        experiment="q2c",
+        build=build_notebook_mlp,
+        params={"learning_rate": profile.mlp_learning_rate},
+        data=dataset(profile, data),
+        epochs=profile.mlp_epochs,
+        batch_size=profile.mlp_batch_size,
+        seed=profile.seed,
+        progress=progress,
+        label="q2c notebook MLP",
+    )
+    history = entry.results["history"]
+    return {
+        "history": history,
+        "epochs": profile.mlp_epochs,
+        "batch_size": profile.mlp_batch_size,
+        "learning_rate": profile.mlp_learning_rate,
+        "final_accuracy": final(history, "accuracy"),
+        "final_val_accuracy": final(history, "val_accuracy"),
+        "best_val_accuracy": max(history["val_accuracy"]),
+        "best_val_epoch": history["val_accuracy"].index(max(history["val_accuracy"])) + 1,
+        "samples_per_second": entry.results["samples_per_second"],
+        "wall_time_s": entry.results["wall_time_s"],
+        "runs": [provenance(entry)],
+    }

@@ -1,0 +1,109 @@
+"""Question 2d: Hinton's 784-500-300-10 under an L2 weight-decay sweep.
+
+Every (factor, replicate) run trains on the training part and is judged on
+the held-out validation images. The factor is chosen by mean validation
+accuracy; only then are the chosen factor's models evaluated on the test
+set, once, for the one honest number to compare with Hinton's 0.9847.
+"""
+
+import time
+
+from labnn import answers
+from labnn.data import Mnist
+from labnn.experiments.common import Dataset, dataset, final, provenance, restore, train_run
+from labnn.models import build_hinton_mlp
+from labnn.profiles import Profile
+from labnn.store import Store
+from labnn.training import evaluate
+
+
+def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+    prepared = dataset(profile, data)
+    entries = sweep(profile, prepared, store, progress=progress)
+    runs = [_run_row(entry) for entry in entries]
+    summary = answers.sweep_summary(runs)
+    chosen = [e for e in entries if e.spec["model"]["l2"] == summary["best_l2"]]
+    test = [_test_accuracy(entry, prepared) for entry in chosen]
+    return {
+        "runs": runs,
+        "summary": summary,
+        "gap_best_mean": answers.gap_to_hinton(summary["best_mean"]),
+        "gap_max": answers.gap_to_hinton(summary["max_val_accuracy"]),
+        "spread": answers.gap_versus_spread(summary_values(summary)),
+        "test": {
+            "l2": summary["best_l2"],
+            "accuracies": test,
+            **answers.confidence_interval(test),
+            "gap": answers.gap_to_hinton(sum(test) / len(test)),
+        },
+        "protocol": {
+            "epochs": profile.sweep_epochs,
+            "batch_size": profile.sweep_batch_size,
+            "learning_rate": profile.sweep_learning_rate,
+            "factors": list(profile.sweep_factors),
+            "replicates": profile.sweep_replicates,
+            "train_size": len(prepared.split.x_train),
+            "validation_size": len(prepared.split.x_val),
+            "test_size": len(prepared.prepared.x_test),
+        },
+        "wall_time_s": sum(e.results["wall_time_s"] for e in entries),
+        "provenance": [provenance(e) for e in entries],
+    }
+
+
+def sweep(profile: Profile, prepared: Dataset, store: Store, *, progress=None) -> list:
+    """Train (or fetch) every factor x replicate run; the store makes this resumable."""
+    plan = [(l2, profile.seed + r) for l2 in profile.sweep_factors
+            for r in range(profile.sweep_replicates)]  # fmt: skip
+    entries, trained_seconds, trained = [], 0.0, 0
+    for i, (l2, seed) in enumerate(plan, start=1):
+        eta = ""
+        if trained:
+            eta = f", sweep eta {trained_seconds / trained * (len(plan) - i + 1) / 60:.1f} min"
+        started, before = time.perf_counter(), store.computed
+        entries.append(
+            train_run(
+                store,
+                experiment="q2d",
+                build=build_hinton_mlp,
+                params={"l2": l2, "learning_rate": profile.sweep_learning_rate},
+                data=prepared,
+                epochs=profile.sweep_epochs,
+                batch_size=profile.sweep_batch_size,
+                seed=seed,
+                keep_weights=True,  # the chosen factor's models are evaluated on test later
+                progress=progress,
+                label=f"q2d run {i}/{len(plan)} l2={l2:g} seed={seed}{eta}",
+            )
+        )
+        if store.computed > before:
+            trained_seconds += time.perf_counter() - started
+            trained += 1
+    return entries
+
+
+def summary_values(summary: dict) -> list[float]:
+    """The validation accuracies of the best factor's replicates."""
+    best = next(row for row in summary["per_factor"] if row["l2"] == summary["best_l2"])
+    return best["values"]
+
+
+def _run_row(entry) -> dict:
+    history = entry.results["history"]
+    return {
+        "l2": entry.spec["model"]["l2"],
+        "seed": entry.spec["training"]["seed"],
+        "val_accuracy": final(history, "val_accuracy"),
+        "train_accuracy": final(history, "accuracy"),
+        "val_loss": final(history, "val_loss"),
+        "history": history,
+        "wall_time_s": entry.results["wall_time_s"],
+        "samples_per_second": entry.results["samples_per_second"],
+        "key": entry.key,
+    }
+
+
+def _test_accuracy(entry, prepared: Dataset) -> float:
+    model = restore(entry, build_hinton_mlp)
+    data = prepared.prepared
+    return evaluate(model, data.x_test, data.y_test)["accuracy"]

@@ -1,0 +1,71 @@
+"""Question 3: a convolutional network, its curves, test accuracy and confusion matrix."""
+
+import math
+
+import numpy as np
+
+from labnn import answers
+from labnn.data import Mnist
+from labnn.experiments.common import dataset, final, provenance, train_run
+from labnn.models import build_cnn, describe_layers
+from labnn.profiles import Profile
+from labnn.store import Store
+from labnn.training import predict
+
+
+def cnn_params(profile: Profile, train_size: int) -> dict:
+    """The CNN's builder arguments; the cosine decay spans exactly the training steps."""
+    steps = profile.cnn_epochs * math.ceil(train_size / profile.cnn_batch_size)
+    return {"learning_rate": profile.cnn_learning_rate, "decay_steps": steps}
+
+
+def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
+    """The question-3 CNN's stored run (weights kept: question 4 classifies with it)."""
+    prepared = dataset(profile, data)
+
+    def test_predictions(model):
+        probs = predict(model, prepared.prepared.x_test)
+        predicted = probs.argmax(axis=1).astype(np.uint8)
+        accuracy = float((predicted == prepared.prepared.labels_test).mean())
+        arrays = {"test_predicted": predicted, "test_confidence": probs.max(axis=1)}
+        return {"test_accuracy": accuracy}, arrays
+
+    return train_run(
+        store,
+        experiment="q3",
+        build=build_cnn,
+        params=cnn_params(profile, len(prepared.split.x_train)),
+        data=prepared,
+        epochs=profile.cnn_epochs,
+        batch_size=profile.cnn_batch_size,
+        seed=profile.seed,
+        keep_weights=True,
+        after=test_predictions,
+        progress=progress,
+        label="q3 CNN",
+    ), prepared
+
+
+def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+    entry, prepared = train_cnn(profile, data, store, progress=progress)
+    labels = prepared.prepared.labels_test
+    matrix = answers.confusion_matrix(labels, entry.arrays["test_predicted"])
+    model = build_cnn(**cnn_params(profile, len(prepared.split.x_train)), seed=profile.seed)
+    history = entry.results["history"]
+    return {
+        "layers": describe_layers(model),
+        "params": int(model.count_params()),
+        "history": history,
+        "epochs": profile.cnn_epochs,
+        "batch_size": profile.cnn_batch_size,
+        "learning_rate": profile.cnn_learning_rate,
+        "final_val_accuracy": final(history, "val_accuracy"),
+        "test_accuracy": entry.results["test_accuracy"],
+        "test_errors": int(matrix.sum() - np.trace(matrix)),
+        "test_size": int(matrix.sum()),
+        "confusion": matrix.tolist(),
+        "most_confused": answers.most_confused(matrix),
+        "wall_time_s": entry.results["wall_time_s"],
+        "samples_per_second": entry.results["samples_per_second"],
+        "runs": [provenance(entry)],
+    }

@@ -1,0 +1,155 @@
+"""Builders for the assignment's networks, compiled and ready to train.
+
+Every builder takes its hyper-parameters as keyword arguments, with the
+assignment's values as defaults, and a `seed` that fixes the initial weights:
+the same seed gives the same network on every run, whatever ran before.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+INPUT_SHAPE = (28, 28)
+NUM_CLASSES = 10
+
+
+class _Seeds:
+    """Distinct initializer seeds per layer, derived from one run seed."""
+
+    def __init__(self, seed: int):
+        self.seed, self.count = seed, 0
+
+    def glorot(self):
+        self.count += 1
+        return keras.initializers.GlorotUniform(seed=self.seed * 1000 + self.count)
+
+    def he(self):
+        self.count += 1
+        return keras.initializers.HeNormal(seed=self.seed * 1000 + self.count)
+
+
+def build_notebook_mlp(
+    *, hidden: tuple[int, ...] = (64, 64), learning_rate: float = 0.1, seed: int = 0
+) -> keras.Model:
+    """The notebook MLP: Flatten 784 -> Dense 64 relu -> Dense 64 relu -> Dense 10 softmax,
+    plain SGD (lr 0.1) on categorical cross-entropy."""
+    return _mlp("notebook_mlp", hidden=hidden, l2=0.0, learning_rate=learning_rate, seed=seed)
+
+
+def build_hinton_mlp(
+    *,
+    l2: float = 1e-4,
+    hidden: tuple[int, ...] = (500, 300),
+    learning_rate: float = 0.1,
+    seed: int = 0,
+) -> keras.Model:
+    """Hinton's 784-500-300-10 MLP with L2 weight decay `l2` on the hidden layers' kernels.
+
+    Keras adds l2 * sum(w**2) per hidden kernel to the loss, so SGD shrinks
+    each weight by 2 * lr * l2 * w per step: weight decay.
+    """
+    return _mlp("hinton_mlp", hidden=hidden, l2=l2, learning_rate=learning_rate, seed=seed)
+
+
+def _mlp(name: str, *, hidden, l2: float, learning_rate: float, seed: int) -> keras.Model:
+    seeds = _Seeds(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    model = keras.Sequential(name=name)
+    model.add(keras.Input(shape=INPUT_SHAPE, name="image"))
+    model.add(layers.Flatten(name="flatten"))
+    for i, units in enumerate(hidden, start=1):
+        model.add(
+            layers.Dense(
+                units,
+                activation="relu",
+                kernel_initializer=seeds.glorot(),
+                kernel_regularizer=regularizer,
+                name=f"hidden{i}",
+            )
+        )
+    model.add(
+        layers.Dense(
+            NUM_CLASSES, activation="softmax", kernel_initializer=seeds.glorot(), name="output"
+        )
+    )
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=learning_rate),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def build_cnn(
+    *,
+    filters: tuple[int, int] = (32, 64),
+    dense_units: int = 128,
+    dropout: float = 0.4,
+    learning_rate: float = 2e-3,
+    decay_steps: int = 5000,
+    seed: int = 0,
+) -> keras.Model:
+    """The question-3 CNN: two conv blocks (3x3 conv, batch norm, relu, 2x2 max-pool),
+    then dropout, a dense layer and softmax; Adam with a cosine-decayed learning rate.
+
+    What makes it good, cheaply: convolutions share weights across positions
+    (a stroke detector works anywhere in the image); batch norm lets Adam take
+    large steps early; dropout before the dense layers curbs over-fitting; the
+    cosine decay ends training with small steps, which settles the last
+    tenths of a percent. `decay_steps` should be the number of training steps.
+    """
+    seeds = _Seeds(seed)
+    model = keras.Sequential(name="cnn")
+    model.add(keras.Input(shape=INPUT_SHAPE, name="image"))
+    model.add(layers.Reshape((*INPUT_SHAPE, 1), name="channel"))
+    for i, width in enumerate(filters, start=1):
+        model.add(
+            layers.Conv2D(
+                width,
+                3,
+                padding="same",
+                use_bias=False,
+                kernel_initializer=seeds.he(),
+                name=f"conv{i}",
+            )
+        )
+        model.add(layers.BatchNormalization(name=f"bn{i}"))
+        model.add(layers.Activation("relu", name=f"relu{i}"))
+        model.add(layers.MaxPooling2D(2, name=f"pool{i}"))
+    model.add(layers.Flatten(name="flatten"))
+    model.add(layers.Dropout(dropout, seed=seed, name="dropout1"))
+    model.add(
+        layers.Dense(dense_units, activation="relu", kernel_initializer=seeds.he(), name="dense")
+    )
+    model.add(layers.Dropout(dropout, seed=seed + 1, name="dropout2"))
+    model.add(
+        layers.Dense(
+            NUM_CLASSES, activation="softmax", kernel_initializer=seeds.glorot(), name="output"
+        )
+    )
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=schedule),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def describe_layers(model: keras.Model) -> list[dict]:
+    """Each layer's name, kind, output shape, activation and parameter count, as data."""
+    rows = []
+    for layer in model.layers:
+        activation = getattr(layer, "activation", None)
+        rows.append(
+            {
+                "name": layer.name,
+                "kind": type(layer).__name__,
+                "output_shape": list(layer.output.shape[1:]),
+                "units": getattr(layer, "units", None),
+                "activation": getattr(activation, "__name__", None),
+                "params": int(layer.count_params()),
+            }
+        )
+    return rows

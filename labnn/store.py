@@ -1,0 +1,292 @@
+"""Content-addressed store of training runs: nothing is ever trained twice.
+
+One entry per run, in `<root>/entries/<key>/`: `entry.json` (the spec that
+keyed it, JSON results, metadata) and `arrays.npz` (numpy arrays; never
+pickle). The key hashes the spec (experiment, model and training
+parameters, seed, data fingerprint, and the version of the code that
+trains it; see `code_version`), so a change to any of them makes a new entry.
+
+An entry is written in a temporary folder, flushed to disk, then renamed
+into place: readers see a whole entry or none. A per-key file lock makes a
+second process wait for a run the first is computing instead of repeating it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import inspect
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from labnn.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+STORE_FORMAT = 1
+
+
+def code_version(*functions) -> str:
+    """Hash of the code a run executes: the given functions (the training loop, a
+    builder) with every function or class of their own module that they use.
+    Editing one builder thus leaves the other models' entries valid."""
+    digest = hashlib.sha256()
+    for source in sorted(_sources(functions)):
+        digest.update(source.encode())
+    return digest.hexdigest()[:12]
+
+
+def _sources(functions) -> set[str]:
+    seen, todo, sources = set(), list(functions), set()
+    while todo:
+        function = todo.pop()
+        if function in seen:
+            continue
+        seen.add(function)
+        sources.add(inspect.getsource(function))
+        module = sys.modules[function.__module__]
+        code = getattr(function, "__code__", None)
+        names = _names(code) if code else set()
+        for name in names:
+            used = getattr(module, name, None)
+            if (inspect.isfunction(used) or inspect.isclass(used)) and (
+                used.__module__ == function.__module__
+            ):
+                todo.append(used)
+    return sources
+
+
+def _names(code) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            names |= _names(const)
+    return names
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """One stored run."""
+
+    key: str
+    spec: dict
+    results: dict  # JSON-able scalars and histories
+    meta: dict  # versions, backend, host, when, wall time
+    arrays: dict[str, np.ndarray]
+
+
+class Store:
+    """Result store rooted at a folder (created on first write).
+
+    With `force`, each run is recomputed once in this process, even when stored.
+    `computed` and `reused` count what `run` did, for progress and tests.
+    """
+
+    def __init__(self, root: str | os.PathLike, *, force: bool = False):
+        self.root = Path(root)
+        self.force = force
+        self.computed = 0
+        self.reused = 0
+        self._fresh: set[str] = set()
+
+    def key(self, spec: dict) -> str:
+        """The content key of `spec` under the current code version."""
+        canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+    def get(self, spec: dict) -> Entry | None:
+        """The finished entry for `spec`, or None (missing, or damaged and then ignored)."""
+        return self._read(self.key(spec))
+
+    def put(self, spec: dict, results: dict, arrays: dict | None = None, meta=None) -> Entry:
+        """Write an entry atomically and return it as stored."""
+        key = self.key(spec)
+        document = {
+            "format": STORE_FORMAT,
+            "key": key,
+            "spec": spec,
+            "results": results,
+            "meta": {**environment(), **(meta or {})},
+        }
+        self._write(key, document, arrays or {})
+        entry = self._read(key)
+        if entry is None:
+            raise StoreError(f"entry {key} could not be read back from {self.root}")
+        return entry
+
+    def run(
+        self,
+        spec: dict,
+        compute: Callable[[], tuple[dict, dict]],
+        *,
+        on_hit: Callable[[Entry], None] | None = None,
+    ) -> Entry:
+        """The stored entry for `spec`, computing and storing it first if needed.
+
+        `compute()` returns (results, arrays); it is not called when the entry is stored.
+        """
+        key = self.key(spec)
+        force = self.force and key not in self._fresh
+        if not force and (entry := self._read(key)) is not None:
+            return self._hit(entry, on_hit)
+        with self._lock(key):
+            # Another process may have finished this run while we waited for the lock.
+            if not force and (entry := self._read(key)) is not None:
+                return self._hit(entry, on_hit)
+            results, arrays = compute()
+            entry = self.put(spec, results, arrays)
+        self.computed += 1
+        self._fresh.add(key)
+        return entry
+
+    def _hit(self, entry: Entry, on_hit) -> Entry:
+        self.reused += 1
+        if on_hit:
+            on_hit(entry)
+        return entry
+
+    def entries(self) -> list[Entry]:
+        """Every readable entry, for reports and status."""
+        folder = self.root / "entries"
+        if not folder.is_dir():
+            return []
+        found = (self._read(path.name) for path in sorted(folder.iterdir()))
+        return [entry for entry in found if entry is not None]
+
+    # -- files ---------------------------------------------------------------------------
+
+    def _read(self, key: str) -> Entry | None:
+        folder = self.root / "entries" / key
+        if not folder.is_dir():
+            return None
+        try:
+            document = json.loads((folder / "entry.json").read_text())
+            arrays = self._read_arrays(folder, document["arrays_sha256"])
+            return Entry(
+                key=key,
+                spec=document["spec"],
+                results=document["results"],
+                meta=document["meta"],
+                arrays=arrays,
+            )
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            log.warning(
+                "ignoring damaged store entry %s (%s); it will be recomputed", folder, error
+            )
+            return None
+
+    @staticmethod
+    def _read_arrays(folder: Path, expected_sha: str) -> dict[str, np.ndarray]:
+        raw = (folder / "arrays.npz").read_bytes()
+        if hashlib.sha256(raw).hexdigest() != expected_sha:
+            raise ValueError("arrays.npz does not match its checksum")
+        with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+
+    def _write(self, key: str, document: dict, arrays: dict):
+        entries = self.root / "entries"
+        try:
+            entries.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
+            np.savez(tmp / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items()})
+            document["arrays_sha256"] = hashlib.sha256(
+                (tmp / "arrays.npz").read_bytes()
+            ).hexdigest()
+            (tmp / "entry.json").write_text(json.dumps(document, indent=1, default=_json_default))
+            for name in ("arrays.npz", "entry.json"):
+                _fsync(tmp / name)
+            self._replace(tmp, entries / key)
+        except OSError as error:
+            raise StoreError(
+                f"cannot write to the result store {self.root}: {error}. "
+                "Free some space or choose another folder with --store."
+            ) from None
+
+    def _replace(self, tmp: Path, target: Path):
+        if target.exists():  # a damaged entry (or a forced re-run): move it aside first
+            trash = self.root / "trash" / f"{target.name}-{time.time_ns()}"
+            trash.parent.mkdir(exist_ok=True)
+            os.rename(target, trash)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.rename(tmp, target)
+        _fsync(target.parent)
+
+    def _lock(self, key: str):
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return _FileLock(locks / f"{key}.lock")
+
+
+class _FileLock:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        self.handle = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.info("waiting for another process that is computing %s", self.path.stem)
+            fcntl.flock(self.handle, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self.handle, fcntl.LOCK_UN)
+        self.handle.close()
+
+
+def environment() -> dict:
+    """Versions and machine, recorded in every entry and shown in the report's appendix."""
+    import keras
+
+    backend = keras.backend.backend()
+    backend_module = sys.modules.get(backend)
+    return {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": getattr(backend_module, "__version__", "unknown"),
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+        "processor": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+def cpu_name() -> str:
+    """The CPU model from /proc/cpuinfo where there is one, else what platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fsync(path: Path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")

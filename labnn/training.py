@@ -1,0 +1,141 @@
+"""Seeded training with per-epoch history, timing, throughput and a progress line.
+
+The only module that calls `fit`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TextIO
+
+import keras
+import numpy as np
+
+from labnn.data import Split
+
+
+@dataclass
+class TrainResult:
+    """What one training run measured."""
+
+    history: dict[str, list[float]]  # loss, accuracy, val_loss, val_accuracy per epoch
+    epoch_seconds: list[float]  # training part of each epoch, validation excluded
+    wall_time_s: float  # the whole call, validation included
+    samples_per_second: float
+    extra: dict = field(default_factory=dict)
+
+
+# (label, epoch done, epochs, logs of that epoch, seconds since start)
+ProgressFn = Callable[[str, int, int, dict, float], None]
+
+
+def train(
+    model: keras.Model,
+    data: Split,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    progress: ProgressFn | None = None,
+    label: str = "",
+) -> TrainResult:
+    """Train `model` on `data` for `epochs`, seeding shuffling and dropout with `seed`.
+
+    Returns the per-epoch history on training and validation data, the
+    seconds per epoch, and samples per second, which leaves out the first
+    epoch when there are more (it includes tracing and compiling the graph).
+    """
+    keras.utils.set_random_seed(seed)
+    timer = _EpochTimer(label, epochs, progress)
+    start = time.perf_counter()
+    fitted = model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=(data.x_val, data.y_val),
+        shuffle=True,
+        verbose=0,
+        callbacks=[timer],
+    )
+    wall = time.perf_counter() - start
+    history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
+    return TrainResult(
+        history=history,
+        epoch_seconds=timer.seconds,
+        wall_time_s=wall,
+        samples_per_second=throughput(len(data.x_train), timer.seconds),
+    )
+
+
+def throughput(n_samples: int, epoch_seconds: list[float]) -> float:
+    """Samples per second, leaving out the first epoch (graph tracing) when there are more."""
+    timed = epoch_seconds[1:] or epoch_seconds
+    return n_samples * len(timed) / sum(timed)
+
+
+def evaluate(model: keras.Model, x: np.ndarray, y: np.ndarray, *, batch_size=1000) -> dict:
+    """Loss and accuracy of `model` on (x, one-hot y)."""
+    loss, accuracy = model.evaluate(x, y, batch_size=batch_size, verbose=0)
+    return {"loss": float(loss), "accuracy": float(accuracy)}
+
+
+def predict(model: keras.Model, x: np.ndarray, *, batch_size=1000) -> np.ndarray:
+    """Model outputs for x, as a numpy array."""
+    return np.asarray(model.predict(x, batch_size=batch_size, verbose=0))
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    def __init__(self, label: str, epochs: int, progress: ProgressFn | None):
+        super().__init__()
+        self.label, self.epochs, self.progress = label, epochs, progress
+        self.seconds: list[float] = []
+        self.start = time.perf_counter()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = self.last_batch_end = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.last_batch_end = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(self.last_batch_end - self.epoch_start)
+        if self.progress is not None:
+            elapsed = time.perf_counter() - self.start
+            self.progress(self.label, epoch + 1, self.epochs, dict(logs or {}), elapsed)
+
+
+class ProgressLine:
+    """Progress on a stream: a live line per run on a terminal, one line per
+    finished run otherwise, nothing when quiet."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
+        self.stream = stream if stream is not None else sys.stderr
+        self.quiet = quiet
+        self.live = not quiet and hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def __call__(self, label: str, epoch: int, epochs: int, logs: dict, elapsed: float):
+        if self.quiet or not (self.live or epoch == epochs):
+            return
+        eta = elapsed / epoch * (epochs - epoch)
+        metrics = " ".join(
+            f"{k} {logs[k]:.4f}" for k in ("loss", "val_loss", "val_accuracy") if k in logs
+        )
+        line = f"{label} epoch {epoch}/{epochs} {metrics} {_clock(elapsed)} eta {_clock(eta)}"
+        end = "\n" if epoch == epochs else ""
+        self.stream.write(("\r\x1b[K" if self.live else "") + line + end)
+        self.stream.flush()
+
+    def note(self, text: str):
+        """A line of its own (which experiment starts, which run comes from the store)."""
+        if not self.quiet:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -1,0 +1,50 @@
+"""The networks: parameter counts by Keras and by formula, outputs, names."""
+
+import numpy as np
+import pytest
+
+from labnn import answers
+from labnn.models import build_cnn, build_hinton_mlp, build_notebook_mlp, describe_layers
+
+
+@pytest.mark.parametrize(
+    ("build", "sizes", "expected"),
+    [
+        (build_notebook_mlp, [784, 64, 64, 10], 55050),
+        (build_hinton_mlp, [784, 500, 300, 10], 545810),
+    ],
+)
+def test_parameter_count_by_keras_equals_formula(build, sizes, expected):
+    model = build()
+    by_formula = sum(row["params"] for row in answers.dense_params_by_formula(sizes))
+    assert model.count_params() == by_formula == expected
+
+
+def test_layers_are_named_with_their_activations():
+    rows = describe_layers(build_notebook_mlp())
+    assert [r["name"] for r in rows] == ["flatten", "hidden1", "hidden2", "output"]
+    assert [r["activation"] for r in rows[1:]] == ["relu", "relu", "softmax"]
+
+
+def test_hinton_l2_applies_to_hidden_kernels_only():
+    model = build_hinton_mlp(l2=1e-3)
+    regularised = [
+        layer.name for layer in model.layers if getattr(layer, "kernel_regularizer", None)
+    ]
+    assert regularised == ["hidden1", "hidden2"]
+    assert model.get_layer("hidden1").kernel_regularizer.l2 == pytest.approx(1e-3)
+
+
+def test_same_seed_gives_same_initial_weights_and_other_seed_does_not():
+    first, again, other = (build_hinton_mlp(seed=s).get_weights()[0] for s in (3, 3, 4))
+    assert np.array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_cnn_outputs_a_distribution_per_image(small):
+    from labnn.data import preprocess
+
+    x = preprocess(small).x_test[:8]
+    probs = np.asarray(build_cnn()(x, training=False))
+    assert probs.shape == (8, 10)
+    assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)

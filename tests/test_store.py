@@ -1,0 +1,163 @@
+"""The result store: finished runs are reused, damaged ones ignored, writes atomic."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from labnn.store import Store, code_version
+
+SPEC = {"experiment": "demo", "model": {"units": 3}, "training": {"seed": 0}}
+
+
+def compute_once():
+    return {"value": 1.5, "history": {"loss": [2.0, 1.0]}}, {"weights": np.arange(6.0)}
+
+
+def never_called():
+    raise AssertionError("a stored run was trained again")
+
+
+def test_stored_run_is_returned_without_computing(tmp_path):
+    store = Store(tmp_path)
+    first = store.run(SPEC, compute_once)
+    again = Store(tmp_path).run(SPEC, never_called)
+    assert again.results == first.results == {"value": 1.5, "history": {"loss": [2.0, 1.0]}}
+    assert np.array_equal(again.arrays["weights"], np.arange(6.0))
+    assert again.meta["backend"] and again.meta["keras"]
+
+
+def test_different_spec_gets_a_different_key(tmp_path):
+    store = Store(tmp_path)
+    assert store.key(SPEC) != store.key({**SPEC, "training": {"seed": 1}})
+
+
+def test_truncated_entry_is_ignored_and_recomputed(tmp_path):
+    store = Store(tmp_path)
+    entry = store.run(SPEC, compute_once)
+    path = tmp_path / "entries" / entry.key / "entry.json"
+    path.write_text(path.read_text()[:40])
+    assert store.get(SPEC) is None
+    calls = []
+    store.run(SPEC, lambda: calls.append(1) or compute_once())
+    assert calls == [1] and store.get(SPEC).results["value"] == 1.5
+
+
+def test_damaged_arrays_are_detected(tmp_path):
+    store = Store(tmp_path)
+    entry = store.run(SPEC, compute_once)
+    npz = tmp_path / "entries" / entry.key / "arrays.npz"
+    npz.write_bytes(npz.read_bytes()[:-10])
+    assert store.get(SPEC) is None
+
+
+def test_entries_are_json_and_npz_without_pickle(tmp_path):
+    entry = Store(tmp_path).run(SPEC, compute_once)
+    folder = tmp_path / "entries" / entry.key
+    assert sorted(p.name for p in folder.iterdir()) == ["arrays.npz", "entry.json"]
+    assert json.loads((folder / "entry.json").read_text())["spec"] == SPEC
+    with np.load(folder / "arrays.npz", allow_pickle=False) as npz:
+        assert npz.files == ["weights"]
+
+
+def test_force_recomputes_once_per_process(tmp_path):
+    Store(tmp_path).run(SPEC, compute_once)
+    forced = Store(tmp_path, force=True)
+    calls = []
+    for _ in range(2):
+        forced.run(SPEC, lambda: calls.append(1) or compute_once())
+    assert calls == [1] and forced.computed == 1 and forced.reused == 1
+
+
+def test_unwritable_store_names_the_folder_and_the_fix(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    from labnn.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"cannot write to the result store .*--store"):
+        Store(blocker / "store").put(SPEC, {"value": 1})
+
+
+def test_code_version_follows_the_builder_that_changed():
+    from labnn.models import build_cnn, build_hinton_mlp
+    from labnn.training import train
+
+    assert code_version(train, build_hinton_mlp) != code_version(train, build_cnn)
+    assert code_version(train, build_hinton_mlp) == code_version(train, build_hinton_mlp)
+
+
+# -- sweeps across processes ----------------------------------------------------------
+
+TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2)
+CHILD = textwrap.dedent(
+    f"""
+    import os, signal, sys
+    from labnn.data import load_mnist
+    from labnn.experiments import q2d
+    from labnn.profiles import QUICK, override
+    from labnn.store import Store
+    from labnn.training import ProgressLine
+
+    kill_after = int(sys.argv[2])
+
+    class Killer(ProgressLine):
+        finished = 0
+        def __call__(self, label, epoch, epochs, logs, elapsed):
+            if epoch == epochs:
+                Killer.finished += 1
+                if Killer.finished == kill_after:  # mid-run: trained, not yet stored
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+    store = Store(sys.argv[1])
+    q2d.run(override(QUICK, {TINY!r}), load_mnist(), store, progress=Killer(quiet=True))
+    print("computed", store.computed)
+    """
+)
+
+
+def run_child(store_dir, kill_after=0):
+    return subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(store_dir), str(kill_after)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
+
+
+def tiny_profile():
+    from labnn.profiles import QUICK, override
+
+    return override(QUICK, TINY)
+
+
+@pytest.mark.slow
+def test_sweep_killed_half_way_resumes_with_only_the_missing_runs(tmp_path, mnist):
+    from labnn.experiments import q2d
+
+    child = run_child(tmp_path, kill_after=3)
+    child.wait(timeout=300)
+    assert child.returncode == -signal.SIGKILL
+    stored = len(list((tmp_path / "entries").iterdir()))
+    assert stored == 2  # the third run was killed after training, before it was stored
+
+    store = Store(tmp_path)
+    result = q2d.run(tiny_profile(), mnist, store)
+    total = len(result["runs"])
+    assert (store.reused, store.computed) == (2, total - 2)
+    assert len(list((tmp_path / "entries").iterdir())) == total
+
+
+@pytest.mark.slow
+def test_two_processes_sharing_a_store_train_each_run_once(tmp_path):
+    children = [run_child(tmp_path), run_child(tmp_path)]
+    outputs = [child.communicate(timeout=300)[0] for child in children]
+    assert [child.returncode for child in children] == [0, 0]
+    computed = sum(int(out.split()[-1]) for out in outputs)
+    total = len(tiny_profile().sweep_factors) * tiny_profile().sweep_replicates
+    assert computed == total
+    assert all(Store(tmp_path).entries()) and len(Store(tmp_path).entries()) == total
