@@ -1,0 +1,61 @@
+"""Each experiment of the quick profile runs end to end on real data."""
+
+import numpy as np
+import pytest
+
+from labnn import answers
+from labnn.experiments import q1, q2a, q2b, q2c, q2d, q3
+from labnn.profiles import QUICK
+from labnn.store import Store
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory):
+    return Store(tmp_path_factory.mktemp("store"))
+
+
+def test_q1_reports_facts_of_the_profiles_data(mnist, store):
+    result = q1.run(QUICK, mnist, store)
+    assert result["facts"]["raw"]["x_train_shape"] == [QUICK.n_train, 28, 28]
+    assert result["train_size"] + result["validation_size"] == QUICK.n_train
+
+
+def test_q2a_counts_by_keras_and_formula_agree(mnist, store):
+    result = q2a.run(QUICK, mnist, store)
+    assert result["total_by_keras"] == result["total_by_formula"] == 55050
+    assert [row["params_by_formula"] for row in result["layers"][1:]] == [50240, 4160, 650]
+
+
+def test_q2b_formula_equals_keras_loss_on_a_real_batch(mnist, store):
+    result = q2b.run(QUICK, mnist, store)
+    assert result["loss_by_formula"] == pytest.approx(result["loss_by_keras"], rel=1e-5)
+    assert result["latex"].startswith("L = -")
+
+
+def test_q2c_trains_once_and_reuses_the_stored_run(mnist, store):
+    result = q2c.run(QUICK, mnist, store)
+    assert len(result["history"]["val_accuracy"]) == QUICK.mlp_epochs
+    assert result["final_val_accuracy"] > 0.5  # far above chance (0.1)
+    computed = store.computed
+    assert q2c.run(QUICK, mnist, store)["history"] == result["history"]
+    assert store.computed == computed
+
+
+def test_q2d_chooses_on_validation_and_reports_test_once(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    runs = len(QUICK.sweep_factors) * QUICK.sweep_replicates
+    assert len(result["runs"]) == runs
+    best = max(result["summary"]["per_factor"], key=lambda row: row["mean"])
+    assert result["test"]["l2"] == best["l2"]
+    assert len(result["test"]["accuracies"]) == QUICK.sweep_replicates
+    assert result["gap_best_mean"]["gap"] == pytest.approx(
+        answers.HINTON_ACCURACY - result["summary"]["best_mean"]
+    )
+
+
+def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
+    result = q3.run(QUICK, mnist, store)
+    matrix = np.array(result["confusion"])
+    assert matrix.sum() == QUICK.n_test
+    assert result["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
+    assert result["test_accuracy"] > 0.5

@@ -1,0 +1,56 @@
+"""Profiles are data; overrides are checked before anything runs."""
+
+import pytest
+
+from labnn.errors import ConfigError
+from labnn.profiles import FULL, QUICK, get_profile, log_spaced, override, parse_assignments
+
+
+def test_full_profile_is_the_assignments_protocol():
+    assert (FULL.mlp_epochs, FULL.mlp_batch_size, FULL.mlp_learning_rate) == (10, 128, 0.1)
+    assert (FULL.sweep_epochs, FULL.sweep_replicates) == (40, 3)
+    assert FULL.sweep_factors == (1e-6, 5.62e-6, 3.16e-5, 1.78e-4, 1e-3)
+    assert FULL.n_train is None and FULL.n_test is None
+
+
+def test_quick_profile_shrinks_data_and_epochs():
+    assert QUICK.n_train < 60000 and QUICK.sweep_epochs < FULL.sweep_epochs
+    assert get_profile("quick") is QUICK
+
+
+def test_log_spaced_spans_both_ends():
+    assert log_spaced(1e-6, 1e-3, 4) == (1e-6, 1e-5, 1e-4, 1e-3)
+
+
+def test_override_converts_strings_by_the_fields_type():
+    changed = override(QUICK, parse_assignments(["sweep_epochs=5", "sweep_factors=1e-5,1e-4"]))
+    assert changed.sweep_epochs == 5 and changed.sweep_factors == (1e-5, 1e-4)
+    assert changed.name == "quick+overrides"
+    assert override(QUICK, {"n_train": "all"}).n_train is None
+
+
+def test_unknown_override_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match="unknown profile key 'epochs'; valid keys: .*mlp_epochs"):
+        override(QUICK, {"epochs": "3"})
+
+
+def test_wrong_type_names_the_key_and_the_value():
+    with pytest.raises(ConfigError, match="sweep_epochs must be an integer, got 'many'"):
+        override(QUICK, {"sweep_epochs": "many"})
+    with pytest.raises(ConfigError, match="mlp_learning_rate must be a number, got True"):
+        override(QUICK, {"mlp_learning_rate": True})
+
+
+def test_inconsistent_values_are_rejected():
+    with pytest.raises(ConfigError, match="validation_size must be between 1 and n_train - 1"):
+        override(QUICK, {"validation_size": "6000"})
+
+
+def test_assignment_without_equals_sign_is_an_error():
+    with pytest.raises(ConfigError, match="--set expects key=value, got 'epochs'"):
+        parse_assignments(["epochs"])
+
+
+def test_unknown_profile_lists_the_valid_ones():
+    with pytest.raises(ConfigError, match="unknown profile 'fast'; choose one of: full, quick"):
+        get_profile("fast")
