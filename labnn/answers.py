@@ -133,3 +133,51 @@ def most_confused(matrix: np.ndarray, top: int = 3) -> list[dict]:
     cells = [np.unravel_index(i, off.shape) for i in order]
     return [{"true": int(t), "predicted": int(p), "count": int(off[t, p])} for t, p in cells
             if off[t, p] > 0]  # fmt: skip
+
+
+def first_crossing(levels, values, threshold: float) -> dict | None:
+    """The first noise level where `values` fall below `threshold`: the grid level,
+    and the level found by linear interpolation from the grid point before it."""
+    for i, (level, value) in enumerate(zip(levels, values, strict=True)):
+        if value < threshold:
+            if i == 0:
+                return {"level": float(level), "interpolated": float(level)}
+            x0, y0 = levels[i - 1], values[i - 1]
+            fraction = (y0 - threshold) / (y0 - value)
+            return {"level": float(level), "interpolated": float(x0 + fraction * (level - x0))}
+    return None
+
+
+def readability_threshold(levels, accuracies, fraction: float) -> dict:
+    """Q4b: where digits become hard to identify, defined as the first noise level
+    at which the CNN's accuracy falls below `fraction` of its accuracy on clean
+    digits (levels[0] must be 0)."""
+    reference = accuracies[0]
+    threshold = fraction * reference
+    return {
+        "fraction": fraction,
+        "clean_accuracy": reference,
+        "accuracy_threshold": threshold,
+        "crossing": first_crossing(levels, accuracies, threshold),
+    }
+
+
+def denoising_limit(levels, noisy, denoised, margin: float) -> dict:
+    """Q4b: where denoising stops working, defined as the lowest noise level above 0
+    from which on (at it and at every higher level) denoising adds no more than
+    `margin` to the CNN's accuracy. None when it still helps at the highest level."""
+    gains = [d - n for n, d in zip(noisy, denoised, strict=True)]
+    limit = None
+    for level, gain in reversed(list(zip(levels, gains, strict=True))):
+        if level == 0 or gain > margin:
+            break
+        limit = float(level)
+    helped = [float(lv) for lv, g in zip(levels, gains, strict=True) if lv > 0 and g > margin]
+    return {
+        "margin": margin,
+        "gains": gains,
+        "level": limit,
+        "helps_at": helped,
+        "best_gain": max(gains),
+        "best_gain_level": float(levels[gains.index(max(gains))]),
+    }

@@ -137,10 +137,53 @@ def build_cnn(
     return model
 
 
+def build_autoencoder(
+    *,
+    hidden: tuple[int, int, int] = (128, 96, 128),
+    learning_rate: float = 1e-3,
+    seed: int = 0,
+) -> keras.Model:
+    """The denoising autoencoder: 784 -> 128 relu -> 96 relu -> 128 relu -> 784 sigmoid,
+    Adam on binary cross-entropy.
+
+    Built as two models, `encoder` (784 -> 96) and `decoder` (96 -> 784), composed
+    into the autoencoder, so both halves share its weights and can be used alone
+    (`model.get_layer("encoder")`). The sigmoid keeps outputs in [0, 1], the range
+    of the clean pixel intensities they reconstruct.
+    """
+    seeds = _Seeds(seed)
+    first, code, third = hidden
+    side = INPUT_SHAPE[0] * INPUT_SHAPE[1]
+
+    def dense(units, activation, name):
+        return layers.Dense(units, activation=activation, kernel_initializer=seeds.glorot(),
+                            name=name)  # fmt: skip
+
+    noisy = keras.Input(shape=(side,), name="noisy_image")
+    hidden1 = dense(first, "relu", "encode1")(noisy)
+    encoder = keras.Model(noisy, dense(code, "relu", "code")(hidden1), name="encoder")
+    code_in = keras.Input(shape=(code,), name="code_in")
+    hidden3 = dense(third, "relu", "decode1")(code_in)
+    decoder = keras.Model(code_in, dense(side, "sigmoid", "reconstruction")(hidden3),
+                          name="decoder")  # fmt: skip
+    model = keras.Model(noisy, decoder(encoder(noisy)), name="autoencoder")
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="binary_crossentropy",
+    )
+    return model
+
+
+def halves(autoencoder: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """The encoder and decoder of an autoencoder, sharing its weights."""
+    return autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder")
+
+
 def describe_layers(model: keras.Model) -> list[dict]:
-    """Each layer's name, kind, output shape, activation and parameter count, as data."""
+    """Each layer's name, kind, output shape, activation and parameter count, as data.
+    Nested models (the autoencoder's halves) are listed layer by layer."""
     rows = []
-    for layer in model.layers:
+    for part, layer in _flat_layers(model):
         activation = getattr(layer, "activation", None)
         rows.append(
             {
@@ -150,6 +193,19 @@ def describe_layers(model: keras.Model) -> list[dict]:
                 "units": getattr(layer, "units", None),
                 "activation": getattr(activation, "__name__", None),
                 "params": int(layer.count_params()),
+                "part": part,
             }
         )
     return rows
+
+
+def _flat_layers(model: keras.Model) -> list:
+    """(part, layer) pairs, where part names the nested model a layer belongs to."""
+    flat = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            inner = [x for x in layer.layers if not isinstance(x, layers.InputLayer)]
+            flat.extend((layer.name, x) for x in inner)
+        else:
+            flat.append((model.name, layer))
+    return flat

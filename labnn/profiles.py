@@ -26,12 +26,21 @@ def _check(profile: Profile):
     problems = []
     if not 0 < profile.validation_size < n_train:
         problems.append(f"validation_size must be between 1 and n_train - 1 ({n_train - 1})")
-    for key in ("mlp_epochs", "sweep_epochs", "cnn_epochs", "sweep_replicates"):
+    for key in ("mlp_epochs", "sweep_epochs", "cnn_epochs", "ae_epochs", "sweep_replicates",
+                "noise_seeds", "generated_per_class"):  # fmt: skip
         if getattr(profile, key) < 1:
             problems.append(f"{key} must be at least 1")
-    for key in ("mlp_batch_size", "sweep_batch_size", "cnn_batch_size"):
+    for key in ("mlp_batch_size", "sweep_batch_size", "cnn_batch_size", "ae_batch_size"):
         if getattr(profile, key) < 1:
             problems.append(f"{key} must be at least 1")
+    levels = profile.noise_levels
+    if not levels or any(not 0 <= v <= 1 for v in levels) or list(levels) != sorted(levels):
+        problems.append("noise_levels must be increasing numbers in [0, 1]")
+    elif levels[0] != 0:
+        problems.append("noise_levels must start at 0 (the clean accuracy is the reference)")
+    for key in ("ae_train_noise", "readable_fraction", "denoising_margin"):
+        if not 0 <= getattr(profile, key) <= 1:
+            problems.append(f"{key} must be in [0, 1]")
     if not profile.sweep_factors or any(f < 0 for f in profile.sweep_factors):
         problems.append("sweep_factors must be one or more non-negative numbers")
     for key in ("n_train", "n_test"):
@@ -72,6 +81,20 @@ class Profile:
     cnn_epochs: int = 12
     cnn_batch_size: int = 128
     cnn_learning_rate: float = 2e-3
+    # Question 4: the denoising autoencoder (Adam, binary cross-entropy, 32 epochs,
+    # batch 64), trained on one seeded noisy copy of the training images.
+    ae_epochs: int = 32
+    ae_batch_size: int = 64
+    ae_learning_rate: float = 1e-3
+    ae_train_noise: float = 0.3  # our choice: the assignment leaves the level open
+    noise_levels: tuple[float, ...] = tuple(i / 10 for i in range(11))
+    noise_seeds: int = 3
+    # Digits count as hard to identify once the CNN's accuracy on them falls below
+    # this fraction of its accuracy on clean digits.
+    readable_fraction: float = 0.9
+    # Denoising counts as working while it adds more than this to the CNN's accuracy.
+    denoising_margin: float = 0.01
+    generated_per_class: int = 100
 
     def __post_init__(self):
         _check(self)
@@ -96,6 +119,10 @@ QUICK = replace(
     sweep_factors=log_spaced(1e-6, 1e-3, 3),
     sweep_replicates=2,
     cnn_epochs=2,
+    ae_epochs=3,
+    noise_levels=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+    noise_seeds=2,
+    generated_per_class=20,
 )
 
 PROFILES = {"full": FULL, "quick": QUICK}

@@ -32,6 +32,15 @@ import numpy as np
 
 from labnn.errors import StoreError
 
+
+class MissingRun(StoreError):
+    """Raised in offline mode when a run would have to be computed."""
+
+    def __init__(self, specs: list[dict]):
+        self.specs = specs
+        super().__init__(f"{len(specs)} run(s) not in the store")
+
+
 log = logging.getLogger(__name__)
 
 STORE_FORMAT = 1
@@ -90,12 +99,15 @@ class Store:
     """Result store rooted at a folder (created on first write).
 
     With `force`, each run is recomputed once in this process, even when stored.
+    With `offline`, nothing is computed: a missing run raises MissingRun (for
+    `report status` and for sections left out of `--only`).
     `computed` and `reused` count what `run` did, for progress and tests.
     """
 
-    def __init__(self, root: str | os.PathLike, *, force: bool = False):
+    def __init__(self, root: str | os.PathLike, *, force: bool = False, offline=False):
         self.root = Path(root)
         self.force = force
+        self.offline = offline
         self.computed = 0
         self.reused = 0
         self._fresh: set[str] = set()
@@ -140,6 +152,8 @@ class Store:
         force = self.force and key not in self._fresh
         if not force and (entry := self._read(key)) is not None:
             return self._hit(entry, on_hit)
+        if self.offline:
+            raise MissingRun([spec])
         with self._lock(key):
             # Another process may have finished this run while we waited for the lock.
             if not force and (entry := self._read(key)) is not None:
@@ -155,6 +169,25 @@ class Store:
         if on_hit:
             on_hit(entry)
         return entry
+
+    def explain(self, spec: dict) -> str:
+        """Why `spec` is not stored: missing, or which part changed since a stored
+        run of the same experiment (profile, data or code version)."""
+        if self.get(spec) is not None:
+            return "stored"
+        same = [e.spec for e in self.entries() if e.spec.get("experiment") == spec["experiment"]]
+        if not same:
+            return "missing (never run)"
+        reasons = set()
+        for old in same:
+            changed = {part for part in spec if old.get(part) != spec[part]}
+            if changed == {"code"}:
+                return "code version changed"
+            if changed == {"data"}:
+                fingerprint = old["data"].get("fingerprint") != spec["data"].get("fingerprint")
+                return "data changed" if fingerprint else "profile changed (data slice)"
+            reasons.add("profile changed")
+        return sorted(reasons)[0] if reasons else "missing"
 
     def entries(self) -> list[Entry]:
         """Every readable entry, for reports and status."""

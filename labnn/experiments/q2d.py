@@ -13,7 +13,7 @@ from labnn.data import Mnist
 from labnn.experiments.common import Dataset, dataset, final, provenance, restore, train_run
 from labnn.models import build_hinton_mlp
 from labnn.profiles import Profile
-from labnn.store import Store
+from labnn.store import MissingRun, Store
 from labnn.training import evaluate
 
 
@@ -55,14 +55,14 @@ def sweep(profile: Profile, prepared: Dataset, store: Store, *, progress=None) -
     """Train (or fetch) every factor x replicate run; the store makes this resumable."""
     plan = [(l2, profile.seed + r) for l2 in profile.sweep_factors
             for r in range(profile.sweep_replicates)]  # fmt: skip
-    entries, trained_seconds, trained = [], 0.0, 0
+    entries, absent, trained_seconds, trained = [], [], 0.0, 0
     for i, (l2, seed) in enumerate(plan, start=1):
         eta = ""
         if trained:
             eta = f", sweep eta {trained_seconds / trained * (len(plan) - i + 1) / 60:.1f} min"
         started, before = time.perf_counter(), store.computed
-        entries.append(
-            train_run(
+        try:
+            entry = train_run(
                 store,
                 experiment="q2d",
                 build=build_hinton_mlp,
@@ -75,10 +75,15 @@ def sweep(profile: Profile, prepared: Dataset, store: Store, *, progress=None) -
                 progress=progress,
                 label=f"q2d run {i}/{len(plan)} l2={l2:g} seed={seed}{eta}",
             )
-        )
+        except MissingRun as missing:  # offline: list every missing run, not just the first
+            absent.extend(missing.specs)
+            continue
+        entries.append(entry)
         if store.computed > before:
             trained_seconds += time.perf_counter() - started
             trained += 1
+    if absent:
+        raise MissingRun(absent)
     return entries
 
 

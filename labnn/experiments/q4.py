@@ -1,0 +1,134 @@
+"""What the question-4 parts share: the trained autoencoder, the question-3 CNN,
+and one evaluation of both on noisy test digits, each kept in the store."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
+from labnn.experiments import q3
+from labnn.experiments.common import Dataset, dataset, restore, train_run
+
+__all__ = ["build_autoencoder", "restore"]
+from labnn.models import build_autoencoder, build_cnn
+from labnn.profiles import Profile
+from labnn.store import Entry, Store, code_version
+from labnn.training import predict
+
+GRID_DIGITS = 4  # test digits shown in the noise grid
+
+
+def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=None):
+    """The autoencoder's stored run: noisy training images in, clean images out."""
+    clean = dataset(profile, data, flatten=True)
+    rng = np.random.default_rng([profile.seed, 4])  # one seeded noisy copy, as the notebook does
+    noisy = Split(
+        x_train=salt_and_pepper(clean.split.x_train, profile.ae_train_noise, rng),
+        y_train=clean.split.x_train,
+        x_val=salt_and_pepper(clean.split.x_val, profile.ae_train_noise, rng),
+        y_val=clean.split.x_val,
+    )
+    spec = {**clean.spec, "noise": profile.ae_train_noise, "noise_seed": [profile.seed, 4]}
+    entry = train_run(
+        store,
+        experiment="q4",
+        build=build_autoencoder,
+        params={"learning_rate": profile.ae_learning_rate},
+        data=Dataset(clean.prepared, noisy, spec),
+        epochs=profile.ae_epochs,
+        batch_size=profile.ae_batch_size,
+        seed=profile.seed,
+        keep_weights=True,
+        progress=progress,
+        label="q4 autoencoder",
+    )
+    return entry, clean
+
+
+def models(profile: Profile, data: Mnist, store: Store, *, progress=None):
+    """(autoencoder entry, autoencoder, CNN entry, CNN, flat data) for question 4."""
+    ae_entry, clean = train_autoencoder(profile, data, store, progress=progress)
+    cnn_entry, _ = q3.train_cnn(profile, data, store, progress=progress)
+    return (
+        ae_entry,
+        restore(ae_entry, build_autoencoder),
+        cnn_entry,
+        restore(cnn_entry, build_cnn),
+        clean,
+    )
+
+
+def grid_indices(labels: np.ndarray, count: int = GRID_DIGITS) -> list[int]:
+    """The first test image of each of the first `count` digit classes."""
+    return [int(np.flatnonzero(labels == digit)[0]) for digit in range(count)]
+
+
+def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=None) -> Entry:
+    """CNN accuracy and reconstruction error on noisy and on denoised test digits,
+    per noise level and noise seed; stored, since it classifies the test set
+    2 x levels x seeds times."""
+    ae_entry, autoencoder, cnn_entry, cnn, clean = models(profile, data, store, progress=progress)
+    spec = {
+        "experiment": "q4-noise",
+        "autoencoder": ae_entry.key,
+        "cnn": cnn_entry.key,
+        "levels": list(profile.noise_levels),
+        "seeds": profile.noise_seeds,
+        "base_seed": profile.seed,
+        "code": code_version(evaluate_noise),
+    }
+
+    def compute():
+        if progress is not None:
+            progress.note("q4 noise evaluation: classifying noisy and denoised test digits")
+        return evaluate_noise(profile, autoencoder, cnn, clean)
+
+    return store.run(spec, compute)
+
+
+def evaluate_noise(profile: Profile, autoencoder, cnn, clean: Dataset) -> tuple[dict, dict]:
+    x = clean.prepared.x_test  # (n, 784) in [0, 1]
+    labels = clean.prepared.labels_test
+    shown = grid_indices(labels)
+    shape = (len(profile.noise_levels), profile.noise_seeds)
+    acc_noisy, acc_denoised = np.zeros(shape), np.zeros(shape)
+    mse_noisy, mse_denoised = np.zeros(shape), np.zeros(shape)
+    grid_noisy, grid_denoised = [], []
+    for i, level in enumerate(profile.noise_levels):
+        for s in range(profile.noise_seeds):
+            rng = np.random.default_rng([profile.seed, s, i])
+            noisy = salt_and_pepper(x, level, rng)
+            denoised = predict(autoencoder, noisy)
+            acc_noisy[i, s] = _accuracy(cnn, noisy, labels)
+            acc_denoised[i, s] = _accuracy(cnn, denoised, labels)
+            mse_noisy[i, s] = float(np.mean((noisy - x) ** 2))
+            mse_denoised[i, s] = float(np.mean((denoised - x) ** 2))
+            if s == 0:
+                grid_noisy.append(noisy[shown])
+                grid_denoised.append(denoised[shown])
+    results = {"levels": list(profile.noise_levels), "grid_digits": shown}
+    arrays = {
+        "accuracy_noisy": acc_noisy,
+        "accuracy_denoised": acc_denoised,
+        "mse_noisy": mse_noisy,
+        "mse_denoised": mse_denoised,
+        "grid_noisy": np.stack(grid_noisy).astype(np.float32),  # (levels, digits, 784)
+        "grid_denoised": np.stack(grid_denoised).astype(np.float32),
+    }
+    return results, arrays
+
+
+def classify(cnn, flat_images: np.ndarray) -> np.ndarray:
+    """CNN class probabilities for (n, 784) images."""
+    return predict(cnn, flat_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+
+
+def _accuracy(cnn, flat_images, labels) -> float:
+    return float((classify(cnn, flat_images).argmax(axis=1) == labels).mean())
+
+
+def per_level(levels, values: np.ndarray) -> list[dict]:
+    """Mean and std over seeds (axis 1) for each noise level."""
+    from labnn.answers import mean_std
+
+    return [{"level": float(lv), **mean_std(row)} for lv, row in zip(levels, values, strict=True)]

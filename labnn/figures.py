@@ -1,0 +1,140 @@
+"""Matplotlib figures as SVG strings, ready to inline in HTML.
+
+Figures are built on `matplotlib.figure.Figure` directly, never through
+pyplot, so no global figure state is left behind.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222"
+_STYLE = {
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "svg.fonttype": "none",  # text stays text: searchable in the PDF, crisp at any size
+}
+
+
+def to_svg(figure: Figure, name: str) -> str:
+    """Render `figure` as an inline <svg> element with ids unique to `name`."""
+    buffer = io.StringIO()
+    # Matplotlib names clip paths by a hash; a per-figure salt keeps several
+    # inline SVGs in one HTML page from sharing (and clobbering) ids.
+    with matplotlib.rc_context({**_STYLE, "svg.hashsalt": name}):
+        figure.savefig(buffer, format="svg", bbox_inches="tight")
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def _figure(width: float, height: float) -> Figure:
+    with matplotlib.rc_context(_STYLE):
+        return Figure(figsize=(width, height), layout="constrained")
+
+
+def training_curves(history: dict, *, title: str, name: str) -> str:
+    """Accuracy and loss per epoch, on training and validation data."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(7.0, 2.8)
+        acc, loss = figure.subplots(1, 2)
+        epochs = np.arange(1, len(history["accuracy"]) + 1)
+        for axes, metric, label in ((acc, "accuracy", "accuracy"), (loss, "loss", "loss")):
+            axes.plot(epochs, history[metric], "o-", color=BLUE, ms=3, label="training")
+            axes.plot(epochs, history[f"val_{metric}"], "s-", color=ORANGE, ms=3,
+                      label="validation")  # fmt: skip
+            axes.set_xlabel("epoch")
+            axes.set_ylabel(label)
+            axes.xaxis.get_major_locator().set_params(integer=True)
+        acc.legend(loc="lower right")
+        figure.suptitle(title, fontsize=10)
+        return to_svg(figure, name)
+
+
+def sweep_accuracy(
+    per_factor: list[dict], runs: list[dict], *, hinton: float, best_l2: float, name: str
+) -> str:
+    """Final validation accuracy against the L2 factor: mean with ±1 std error bars,
+    each replicate as a dot, and Hinton's reported accuracy as a line."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(6.0, 3.2)
+        axes = figure.subplots()
+        factors = [row["l2"] for row in per_factor]
+        means = [row["mean"] for row in per_factor]
+        stds = [row["std"] for row in per_factor]
+        axes.errorbar(factors, means, yerr=stds, fmt="o-", color=BLUE, capsize=4,
+                      label="mean ± std over replicates")  # fmt: skip
+        axes.scatter([r["l2"] for r in runs], [r["val_accuracy"] for r in runs], s=10,
+                     color=GREY, zorder=3, label="single runs")  # fmt: skip
+        axes.axhline(hinton, color=RED, ls="--", lw=1, label=f"Hinton ({hinton:.4f})")
+        best = next(row for row in per_factor if row["l2"] == best_l2)
+        axes.scatter([best_l2], [best["mean"]], s=90, facecolors="none", edgecolors=ORANGE,
+                     lw=1.5, zorder=4, label="chosen on validation")  # fmt: skip
+        axes.set_xscale("log")
+        axes.set_xlabel("L2 weight-decay factor")
+        axes.set_ylabel("final validation accuracy")
+        axes.legend(loc="lower left", fontsize=8)
+        return to_svg(figure, name)
+
+
+def sweep_curves(runs: list[dict], *, name: str) -> str:
+    """Validation accuracy per epoch, averaged over replicates, one line per L2 factor."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(6.0, 3.0)
+        axes = figure.subplots()
+        factors = sorted({r["l2"] for r in runs})
+        colours = matplotlib.colormaps["viridis"](np.linspace(0, 0.9, len(factors)))
+        for factor, colour in zip(factors, colours, strict=True):
+            curves = np.array([r["history"]["val_accuracy"] for r in runs if r["l2"] == factor])
+            epochs = np.arange(1, curves.shape[1] + 1)
+            axes.plot(epochs, curves.mean(axis=0), color=colour, lw=1.2, label=f"L2 {factor:g}")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel("validation accuracy (mean)")
+        axes.set_ylim(bottom=max(0.9, axes.get_ylim()[0]))
+        axes.legend(fontsize=7, ncols=2, loc="lower right")
+        return to_svg(figure, name)
+
+
+def confusion_matrix(matrix: list[list[int]], *, name: str) -> str:
+    """Counts of true digit (rows) by predicted digit (columns), errors emphasised."""
+    counts = np.asarray(matrix)
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(4.2, 3.8)
+        axes = figure.subplots()
+        errors = counts.copy()
+        np.fill_diagonal(errors, 0)
+        axes.imshow(np.log1p(errors), cmap="Oranges")
+        axes.grid(False)
+        for (row, col), value in np.ndenumerate(counts):
+            axes.text(col, row, str(value), ha="center", va="center", fontsize=6.5,
+                      color="black" if row != col else BLUE,
+                      fontweight="bold" if row == col else "normal")  # fmt: skip
+        axes.set_xticks(range(10))
+        axes.set_yticks(range(10))
+        axes.set_xlabel("predicted digit")
+        axes.set_ylabel("true digit")
+        return to_svg(figure, name)
+
+
+def formula(latex: str, *, name: str, size: float = 12) -> str:
+    """A LaTeX formula rendered with matplotlib's mathtext, as SVG (glyphs as paths,
+    so the PDF needs no math font)."""
+    with matplotlib.rc_context({**_STYLE, "svg.fonttype": "path", "mathtext.fontset": "cm"}):
+        figure = Figure(figsize=(0.01, 0.01))
+        figure.text(0, 0, f"${latex}$", fontsize=size)
+        buffer = io.StringIO()
+        with matplotlib.rc_context({"svg.hashsalt": name}):
+            figure.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.02,
+                           transparent=True)  # fmt: skip
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg") :]
+    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
