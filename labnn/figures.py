@@ -10,6 +10,7 @@ import io
 import re
 
 import matplotlib
+import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -138,3 +139,113 @@ def formula(latex: str, *, name: str, size: float = 12) -> str:
     svg = buffer.getvalue()
     svg = svg[svg.index("<svg") :]
     return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+
+
+def _mosaic(tiles: np.ndarray) -> np.ndarray:
+    """(rows, cols, 784) images -> one (rows*29, cols*29) picture with 1-pixel gaps."""
+    rows, cols = tiles.shape[:2]
+    side, gap = 28, 1
+    canvas = np.zeros((rows * (side + gap) - gap, cols * (side + gap) - gap))  # white gaps
+    for r in range(rows):
+        for c in range(cols):
+            y, x = r * (side + gap), c * (side + gap)
+            canvas[y : y + side, x : x + side] = tiles[r, c].reshape(side, side)
+    return canvas
+
+
+def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, name: str) -> str:
+    """One column per noise level; for each shown digit a noisy row above its
+    denoised row. `noisy`/`denoised`: (levels, digits, 784)."""
+    digits = noisy.shape[1]
+    tiles = np.empty((2 * digits, len(levels), 784))
+    tiles[0::2] = noisy.transpose(1, 0, 2)
+    tiles[1::2] = denoised.transpose(1, 0, 2)
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(0.55 * len(levels) + 0.8, 0.55 * 2 * digits + 0.5)
+        axes = figure.subplots()
+        axes.imshow(_mosaic(tiles), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        axes.grid(False)
+        axes.set_xticks([c * 29 + 13.5 for c in range(len(levels))], [f"{lv:g}" for lv in levels])
+        axes.set_yticks([r * 29 + 13.5 for r in range(2 * digits)],
+                        ["noisy", "denoised"] * digits, fontsize=7)  # fmt: skip
+        axes.set_xlabel("noise level")
+        axes.tick_params(length=0)
+        for spine in axes.spines.values():
+            spine.set_visible(False)
+        return to_svg(figure, name)
+
+
+def accuracy_under_noise(rows: list[dict], *, readable=None, limit=None, name: str) -> str:
+    """CNN accuracy against noise level, noisy and denoised, mean with a ±1 std band,
+    with the two thresholds marked where they exist."""
+    levels = np.array([row["level"] for row in rows])
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(6.0, 3.2)
+        axes = figure.subplots()
+        for key, colour, label in (("noisy", ORANGE, "noisy input"),
+                                   ("denoised", BLUE, "denoised first")):  # fmt: skip
+            mean = np.array([row[key]["mean"] for row in rows])
+            std = np.array([row[key]["std"] for row in rows])
+            axes.plot(levels, mean, "o-", color=colour, ms=3, label=label)
+            axes.fill_between(levels, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        if readable is not None:
+            axes.axvline(readable, color=GREY, ls="--", lw=1,
+                         label=f"hard to identify ({readable:.2f})")  # fmt: skip
+        if limit is not None:
+            axes.axvline(limit, color=RED, ls=":", lw=1.2,
+                         label=f"denoising stops working ({limit:g})")  # fmt: skip
+        axes.axhline(0.1, color=GREY, lw=0.8, alpha=0.6)
+        axes.set_xlabel("salt-and-pepper noise level")
+        axes.set_ylabel("CNN test accuracy")
+        axes.set_ylim(0, 1.02)
+        axes.legend(fontsize=7, loc="upper right")
+        return to_svg(figure, name)
+
+
+def generated_digits(grid: np.ndarray, *, name: str) -> str:
+    """Decoded samples, one row per class. `grid`: (10, per_class, 784)."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(0.5 * grid.shape[1] + 0.6, 0.5 * grid.shape[0] + 0.2)
+        axes = figure.subplots()
+        axes.imshow(_mosaic(grid), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        axes.grid(False)
+        axes.set_xticks([])
+        axes.set_yticks([r * 29 + 13.5 for r in range(grid.shape[0])],
+                        [str(k) for k in range(grid.shape[0])])  # fmt: skip
+        axes.set_ylabel("class sampled")
+        axes.tick_params(length=0)
+        for spine in axes.spines.values():
+            spine.set_visible(False)
+        return to_svg(figure, name)
+
+
+def autoencoder_diagram(layers: list[dict], *, name: str) -> str:
+    """Boxes for the input and each dense layer, height by width of the layer,
+    labelled with size and activation, grouped into encoder and decoder."""
+    # A dense layer's parameters are inputs * units + units, which gives the input size.
+    inputs = layers[0]["params"] // layers[0]["units"] - 1
+    boxes = [{"units": inputs, "activation": "input", "part": "input"}] + layers
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(6.4, 2.6)
+        axes = figure.subplots()
+        axes.set_axis_off()
+        largest = max(b["units"] for b in boxes)
+        colours = {"input": "#e8e8e8", "encoder": "#cfe0f3", "decoder": "#f6dcc6"}
+        for i, box in enumerate(boxes):
+            height = 0.25 + 0.75 * box["units"] / largest
+            axes.add_patch(matplotlib.patches.FancyBboxPatch(
+                (i * 1.4, -height / 2), 0.9, height, boxstyle="round,pad=0.02",
+                facecolor=colours[box["part"]], edgecolor="#444444", lw=0.8))  # fmt: skip
+            axes.text(i * 1.4 + 0.45, 0, f"{box['units']}", ha="center", va="center",
+                      fontsize=9, fontweight="bold")  # fmt: skip
+            axes.text(i * 1.4 + 0.45, -0.62, box["activation"], ha="center", fontsize=8)
+            if i:
+                axes.annotate("", xy=(i * 1.4 - 0.02, 0), xytext=(i * 1.4 - 0.48, 0),
+                              arrowprops={"arrowstyle": "->", "lw": 0.8})  # fmt: skip
+        for part in ("encoder", "decoder"):
+            xs = [i * 1.4 for i, b in enumerate(boxes) if b["part"] == part]
+            axes.text((min(xs) + max(xs) + 0.9) / 2, 0.62, part, ha="center", fontsize=9,
+                      style="italic")  # fmt: skip
+        axes.set_xlim(-0.1, len(boxes) * 1.4 - 0.4)
+        axes.set_ylim(-0.75, 0.75)
+        return to_svg(figure, name)

@@ -38,3 +38,22 @@ def test_confusion_matrix_counts_true_by_predicted():
 def test_cross_entropy_of_a_uniform_guess_is_log_k():
     y = np.eye(10)[[3, 7]]
     assert answers.categorical_cross_entropy(y, np.full((2, 10), 0.1)) == pytest.approx(np.log(10))
+
+
+def test_readability_threshold_finds_the_first_level_below_the_fraction():
+    levels = [0.0, 0.1, 0.2, 0.3, 0.4]
+    accuracies = [0.99, 0.97, 0.90, 0.60, 0.30]
+    result = answers.readability_threshold(levels, accuracies, 0.9)  # threshold 0.891
+    assert result["crossing"]["level"] == 0.3
+    assert result["crossing"]["interpolated"] == pytest.approx(0.2 + 0.1 * (0.9 - 0.891) / 0.3)
+    assert answers.readability_threshold(levels, [0.99] * 5, 0.9)["crossing"] is None
+
+
+def test_denoising_limit_is_where_the_gain_ends_for_good():
+    levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    noisy = [0.99, 0.80, 0.40, 0.20, 0.12, 0.10]
+    denoised = [0.98, 0.97, 0.90, 0.45, 0.125, 0.10]
+    result = answers.denoising_limit(levels, noisy, denoised, margin=0.01)
+    assert result["level"] == 0.8 and result["helps_at"] == [0.2, 0.4, 0.6]
+    still_helping = answers.denoising_limit(levels, noisy, [d + 0.1 for d in noisy], 0.01)
+    assert still_helping["level"] is None

@@ -59,3 +59,38 @@ def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
     assert matrix.sum() == QUICK.n_test
     assert result["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert result["test_accuracy"] > 0.5
+
+
+def test_q4a_autoencoder_trains_and_its_loss_formula_matches_keras(mnist, store):
+    from labnn.experiments import q4a
+
+    result = q4a.run(QUICK, mnist, store)
+    assert result["total_by_keras"] == result["total_by_formula"] == 226416
+    check = result["loss_check"]
+    assert check["loss_by_formula"] == pytest.approx(check["loss_by_keras"], rel=1e-5)
+    assert len(result["history"]["val_loss"]) == QUICK.ae_epochs
+
+
+def test_q4b_and_q4c_share_one_stored_noise_evaluation(mnist, store):
+    from labnn.experiments import q4b, q4c
+
+    thresholds = q4b.run(QUICK, mnist, store)
+    computed = store.computed
+    curve = q4c.run(QUICK, mnist, store)
+    assert store.computed == computed  # q4c reused everything q4b stored
+    assert thresholds["key"] == curve["key"]
+    assert [row["level"] for row in curve["rows"]] == list(QUICK.noise_levels)
+    assert all(row["noisy"]["n"] == QUICK.noise_seeds for row in curve["rows"])
+    assert thresholds["grid_noisy"].shape == (len(QUICK.noise_levels), 4, 784)
+    assert thresholds["readable"]["clean_accuracy"] == curve["rows"][0]["noisy"]["mean"]
+
+
+def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
+    from labnn.experiments import q4d
+
+    result = q4d.run(QUICK, mnist, store)
+    grid = result["grid"]
+    assert grid.shape == (10, q4d.GRID_PER_CLASS, 784)
+    assert grid.min() >= 0 and grid.max() <= 1
+    assert result["total"] == 10 * QUICK.generated_per_class
+    assert 0 <= result["agreement"] <= 1

@@ -48,3 +48,27 @@ def test_cnn_outputs_a_distribution_per_image(small):
     probs = np.asarray(build_cnn()(x, training=False))
     assert probs.shape == (8, 10)
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
+
+
+def test_autoencoder_has_226416_parameters_by_keras_and_formula():
+    from labnn.models import build_autoencoder
+
+    model = build_autoencoder()
+    sizes = [784, 128, 96, 128, 784]
+    by_formula = sum(row["params"] for row in answers.dense_params_by_formula(sizes))
+    assert model.count_params() == by_formula == 226416
+
+
+def test_encoder_then_decoder_is_the_autoencoder(small):
+    from labnn.data import preprocess
+    from labnn.models import build_autoencoder, halves
+
+    model = build_autoencoder(seed=5)
+    encoder, decoder = halves(model)
+    x = preprocess(small, flatten=True).x_test[:16]
+    composed = np.asarray(decoder(encoder(x)))
+    assert composed.shape == (16, 784)
+    assert np.allclose(composed, np.asarray(model(x)), atol=1e-6)
+    assert encoder.get_layer("code").units == 96
+    # Shared, not copied: the encoder's weights are the autoencoder's.
+    assert encoder.get_layer("code").kernel is model.get_layer("encoder").get_layer("code").kernel
