@@ -59,12 +59,13 @@ def confidence_interval(values) -> dict:
     stats = mean_std(values)
     n = stats["n"]
     if n < 2:
-        return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan}
+        return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan,
+                "level": 0.95}  # fmt: skip
     df = n - 1
     t = _T_975[max(k for k in _T_975 if k <= df)]  # conservative between table rows
     half = t * stats["std"] / math.sqrt(n)
     return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
-            "half_width": half, "t": t}  # fmt: skip
+            "half_width": half, "t": t, "level": 0.95}  # fmt: skip
 
 
 def sweep_summary(runs: list[dict]) -> dict:

@@ -100,7 +100,11 @@ def sweep_curves(runs: list[dict], *, name: str) -> str:
             axes.plot(epochs, curves.mean(axis=0), color=colour, lw=1.2, label=f"L2 {factor:g}")
         axes.set_xlabel("epoch")
         axes.set_ylabel("validation accuracy (mean)")
-        axes.set_ylim(bottom=max(0.9, axes.get_ylim()[0]))
+        # Zoom on where the factors differ: the first epoch would flatten everything else.
+        later = [np.mean([r["history"]["val_accuracy"][1:] for r in runs if r["l2"] == f], axis=0)
+                 for f in factors]  # fmt: skip
+        if later and len(later[0]):
+            axes.set_ylim(bottom=float(np.min(later)) - 0.002)
         axes.legend(fontsize=7, ncols=2, loc="lower right")
         return to_svg(figure, name)
 
@@ -248,4 +252,20 @@ def autoencoder_diagram(layers: list[dict], *, name: str) -> str:
                       style="italic")  # fmt: skip
         axes.set_xlim(-0.1, len(boxes) * 1.4 - 0.4)
         axes.set_ylim(-0.75, 0.75)
+        return to_svg(figure, name)
+
+
+def loss_curves(history: dict, *, title: str, name: str) -> str:
+    """Loss per epoch on training and validation data (for models without accuracy)."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(5.0, 2.8)
+        axes = figure.subplots()
+        epochs = np.arange(1, len(history["loss"]) + 1)
+        axes.plot(epochs, history["loss"], "o-", color=BLUE, ms=3, label="training")
+        axes.plot(epochs, history["val_loss"], "s-", color=ORANGE, ms=3, label="validation")
+        axes.set_xlabel("epoch")
+        axes.set_ylabel("binary cross-entropy")
+        axes.xaxis.get_major_locator().set_params(integer=True)
+        axes.legend()
+        axes.set_title(title, fontsize=10)
         return to_svg(figure, name)

@@ -192,6 +192,10 @@ def describe_layers(model: keras.Model) -> list[dict]:
                 "output_shape": list(layer.output.shape[1:]),
                 "units": getattr(layer, "units", None),
                 "activation": getattr(activation, "__name__", None),
+                "filters": getattr(layer, "filters", None),
+                "kernel_size": list(getattr(layer, "kernel_size", None) or []) or None,
+                "pool_size": list(getattr(layer, "pool_size", None) or []) or None,
+                "rate": getattr(layer, "rate", None),
                 "params": int(layer.count_params()),
                 "part": part,
             }

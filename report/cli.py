@@ -1,0 +1,198 @@
+"""`python -m report`: build the report, show what is stored, write a report.toml."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+from labnn.errors import ConfigError, LabnnError
+
+EXAMPLE = """examples:
+  python -m report build --profile quick          # a few minutes: try it out
+  python -m report build                          # the assignment's full protocol
+  python -m report build --only q2d --set sweep_replicates=5
+  python -m report status                         # what is stored, what would run
+  python -m report init                           # write a report.toml to fill in
+"""
+
+
+def default_store() -> Path:
+    """$LABNN_STORE, else the user cache: $XDG_CACHE_HOME/labnn/store or ~/.cache/labnn/store."""
+    if os.environ.get("LABNN_STORE"):
+        return Path(os.environ["LABNN_STORE"])
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "labnn" / "store"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m report",
+        description="Turn the MNIST assignment's experiments into report.html and report.pdf.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = commands.add_parser(
+        "build",
+        help="run what is not stored yet, then render",
+        description="Run every experiment that is not in the store yet, "
+        "then write report.html and report.pdf.",
+        epilog=EXAMPLE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _common(build)
+    build.add_argument("--out", type=Path, default=Path("build"),
+                       help="output folder (default: build/)")  # fmt: skip
+    build.add_argument("--config", type=Path, default=None,
+                       help="title page data (default: ./report.toml if it exists)")  # fmt: skip
+    build.add_argument("--only", metavar="SECTIONS",
+                       help="comma-separated sections to build, e.g. q2d,q3; the others "
+                       "come from the store or are marked not run")  # fmt: skip
+    build.add_argument("--force", action="store_true", help="re-run even what is stored")
+    build.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    build.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    build.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
+    build.set_defaults(handler=cmd_build)
+
+    status = commands.add_parser("status", help="show, per section, what is stored and why "
+                                 "the rest would run; trains nothing")  # fmt: skip
+    _common(status)
+    status.set_defaults(handler=cmd_status, config=None)
+
+    init = commands.add_parser("init", help="write a commented report.toml to fill in")
+    init.add_argument("--config", type=Path, default=Path("report.toml"),
+                      help="where to write it (default: report.toml)")  # fmt: skip
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(handler=cmd_init)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser):
+    parser.add_argument("--profile", default="full", choices=["full", "quick"],
+                        help="full: the assignment's protocol (default); quick: minutes, "
+                        "for trying things")  # fmt: skip
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="folder with the four MNIST IDX files or mnist.npz (default: "
+                        "$LABNN_DATA_DIR, else the Keras cache, else a verified "
+                        "download)")  # fmt: skip
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help=f"result store (default: $LABNN_STORE or {default_store()})",
+    )
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a profile field, e.g. --set sweep_epochs=20 "
+                        "(repeatable)")  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # TensorFlow warns about retracing when many small models predict in turn; harmless here.
+    logging.getLogger("tensorflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        if args.debug:
+            raise
+        print(f"report: error: {error}", file=sys.stderr)
+        return 2
+    except LabnnError as error:
+        if args.debug:
+            raise
+        print(f"report: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("report: interrupted; finished runs are stored and the next build resumes "
+              "from them", file=sys.stderr)  # fmt: skip
+        return 130
+
+
+def _profile(args, config):
+    from labnn.profiles import get_profile, override, parse_assignments
+
+    profile = get_profile(args.profile)
+    if config is not None and config.profile:
+        profile = override(profile, config.profile, origin=f"{config.path} [profile]")
+    return override(profile, parse_assignments(args.set))
+
+
+def _config(args):
+    from report.config import load_config
+
+    path = args.config
+    if path is None and Path("report.toml").is_file():
+        path = Path("report.toml")
+    return load_config(path)
+
+
+def _data(args):
+    from labnn.data import load_mnist
+
+    return load_mnist(args.data_dir)
+
+
+def cmd_build(args) -> int:
+    from labnn.store import Store
+    from labnn.training import ProgressLine
+    from report.build import build
+
+    config = _config(args)
+    profile = _profile(args, config)
+    only = _only(args.only)
+    progress = ProgressLine(quiet=args.quiet)
+    started = time.perf_counter()
+    data = _data(args)
+    store = Store(args.store or default_store(), force=args.force)
+    progress.note(f"profile {profile.name}, data {data.source}, store {store.root}")
+    written = build(profile=profile, data=data, store=store, config=config, only=only,
+                    out=args.out, pdf=not args.no_pdf, progress=progress)  # fmt: skip
+    progress.note(f"trained {store.computed} run(s), reused {store.reused} from the store, "
+                  f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
+    if not config.configured:
+        progress.note("the title page has no authors yet: run `python -m report init`, fill in "
+                      "report.toml, and build again (it takes seconds)")  # fmt: skip
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_status(args) -> int:
+    from labnn.store import Store
+    from report.pipeline import explain
+
+    profile = _profile(args, None)
+    store = Store(args.store or default_store())
+    print(f"profile {profile.name}; store {store.root}")
+    for section, lines in explain(profile, _data(args), store).items():
+        for line in lines:
+            print(f"{section:5} {line}")
+    return 0
+
+
+def cmd_init(args) -> int:
+    from report.config import write_template
+
+    print(write_template(args.config, overwrite=args.force))
+    return 0
+
+
+def _only(text):
+    from report.pipeline import parse_only
+
+    try:
+        return parse_only(text)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None

@@ -1,0 +1,222 @@
+"""From section results to the template context: traced numbers, figures as SVG,
+numbered figures, tables and equations."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import numpy as np
+from markupsafe import Markup, escape
+
+from labnn import answers, figures
+from labnn.profiles import FULL, Profile
+from labnn.store import environment
+from report.config import ReportConfig
+from report.pipeline import SectionResult
+from report.values import wrap
+
+# Numbered items per section, in the order the templates show them.
+ITEMS = {
+    "q1": [("table", "tab-q1-facts"), ("table", "tab-q1-counts")],
+    "q2a": [("table", "tab-q2a-layers")],
+    "q2b": [("equation", "eq-ce")],
+    "q2c": [("figure", "fig-q2c-curves")],
+    "q2d": [("figure", "fig-q2d-sweep"), ("table", "tab-q2d-factors"),
+            ("figure", "fig-q2d-curves")],
+    "q3": [("table", "tab-q3-layers"), ("figure", "fig-q3-curves"),
+           ("figure", "fig-q3-confusion")],
+    "q4a": [("figure", "fig-q4a-diagram"), ("table", "tab-q4a-layers"), ("equation", "eq-bce"),
+            ("figure", "fig-q4a-curves")],
+    "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-thresholds")],
+    "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
+    "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
+    "appendix": [("table", "tab-profile"), ("table", "tab-environment"),
+                 ("table", "tab-provenance")],
+}  # fmt: skip
+LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
+# A train-minus-validation accuracy gap above this counts as starting to over-fit.
+OVERFIT_GAP = 0.02
+
+
+class Numbering:
+    """Figure, table and equation numbers, fixed before rendering so that the
+    prose can refer forward as well as back."""
+
+    def __init__(self, done: set[str]):
+        self.numbers: dict[str, tuple[str, int]] = {}
+        counters = {kind: 0 for kind in LABELS}
+        for section, items in ITEMS.items():
+            if section not in done:
+                continue
+            for kind, item in items:
+                counters[kind] += 1
+                self.numbers[item] = (kind, counters[kind])
+
+    def label(self, item: str) -> str:
+        kind, number = self.numbers[item]
+        return f"{LABELS[kind]} {number}" if kind != "equation" else f"({number})"
+
+    def ref(self, item: str) -> Markup:
+        """A cross-reference link: 'Figure 3', or 'Equation (2)'."""
+        if item not in self.numbers:
+            raise KeyError(f"reference to {item!r}, which is not in the report")
+        kind, _ = self.numbers[item]
+        text = self.label(item) if kind != "equation" else f"Equation {self.label(item)}"
+        return Markup('<a class="ref n" href="#{}">{}</a>').format(item, text)
+
+
+def build_context(
+    *,
+    sections: dict[str, SectionResult],
+    profile: Profile,
+    config: ReportConfig,
+    fingerprint: str,
+    data_source: str,
+    benchmarks: dict | None = None,
+) -> dict:
+    """Everything the templates may show, every number wrapped with its source."""
+    done = {name for name, s in sections.items() if s.status == "done"} | {"appendix"}
+    numbering = Numbering(done)
+    svg = {}
+    s = {}
+    for name, section in sections.items():
+        view = {"status": section.status, "reason": section.reason}
+        if section.status == "done":
+            result = section.result
+            svg.update(_figures(name, result, sections))
+            view.update(wrap(_plain(result), name))
+            view["derived"] = wrap(_derived(name, result), f"{name}/derived")
+            view["seconds"] = wrap(section.seconds, f"{name}/seconds")
+        s[name] = view
+    return {
+        "config": config,
+        "profile": _profile_view(profile),
+        "s": s,
+        "svg": svg,
+        "numbering": numbering,
+        "env": environment(),
+        "fingerprint": fingerprint,
+        "data_source": data_source,
+        "provenance": wrap(_provenance(sections), "provenance"),
+        "hinton": wrap(
+            {"accuracy": answers.HINTON_ACCURACY, "error": answers.HINTON_TEST_ERROR},
+            "answers/hinton",
+        ),  # fmt: skip
+        "benchmarks": benchmarks,
+    }
+
+
+def _plain(result: dict) -> dict:
+    """The JSON-able part of a result (images go to figures, not to templates)."""
+    return {k: v for k, v in result.items() if not isinstance(v, np.ndarray)}
+
+
+def _profile_view(profile: Profile) -> dict:
+    fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)]
+    differs = [name for name, value in fields if name != "name" and getattr(FULL, name) != value]
+    rows = [{"key": name, "value": _show(value), "assignment": _show(getattr(FULL, name)),
+             "changed": name in differs} for name, value in fields if name != "name"]  # fmt: skip
+    return {"name": profile.name, "is_assignment": not differs, "rows": rows,
+            "changed": differs}  # fmt: skip
+
+
+def _show(value) -> str:
+    if value is None:
+        return "all"
+    if isinstance(value, tuple):
+        return ", ".join(f"{v:g}" for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
+    rows = []
+    for name, section in sections.items():
+        if section.status != "done":
+            continue
+        result = section.result
+        for run in result.get("runs", []) + result.get("provenance", []):
+            if isinstance(run, dict) and "key" in run and "experiment" in run:
+                rows.append({"section": name, **run})
+        if "key" in result and isinstance(result["key"], str):
+            rows.append({"section": name, "key": result["key"], "experiment": "evaluation",
+                         "seed": None, "wall_time_s": None, "created": None})  # fmt: skip
+    return rows
+
+
+def _derived(name: str, r: dict) -> dict:
+    """Small differences the prose states, computed here so templates do no arithmetic."""
+    if name == "q2c":
+        gap = r["final_accuracy"] - r["final_val_accuracy"]
+        return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP}
+    if name == "q2d":
+        spread = r["summary"]["per_factor"]
+        range_of_means = max(x["mean"] for x in spread) - min(x["mean"] for x in spread)
+        return {
+            "range_of_means": range_of_means,
+            # The factor matters when its effect exceeds two replicate standard deviations.
+            "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],
+            "test_minus_val": r["test"]["mean"] - r["summary"]["best_mean"],
+            "test_error": 1 - r["test"]["mean"],
+        }
+    if name == "q3":
+        return {"test_error": 1 - r["test_accuracy"],
+                "vs_hinton": r["test_accuracy"] - answers.HINTON_ACCURACY}  # fmt: skip
+    return {}
+
+
+def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str, Markup]:
+    """The SVGs of one section, keyed by item id."""
+    made = {}
+    if name == "q2b":
+        made["eq-ce"] = _equation(r["latex"], "eq-ce")
+    elif name == "q2c":
+        made["fig-q2c-curves"] = figures.training_curves(
+            r["history"], title="Notebook MLP", name="q2c"
+        )
+    elif name == "q2d":
+        s = r["summary"]
+        made["fig-q2d-sweep"] = figures.sweep_accuracy(
+            s["per_factor"],
+            r["runs"],
+            hinton=answers.HINTON_ACCURACY,
+            best_l2=s["best_l2"],
+            name="q2d-sweep",
+        )
+        made["fig-q2d-curves"] = figures.sweep_curves(r["runs"], name="q2d-curves")
+    elif name == "q3":
+        made["fig-q3-curves"] = figures.training_curves(r["history"], title="CNN", name="q3c")
+        made["fig-q3-confusion"] = figures.confusion_matrix(r["confusion"], name="q3m")
+    elif name == "q4a":
+        made["fig-q4a-diagram"] = figures.autoencoder_diagram(r["layers"], name="q4a-d")
+        made["eq-bce"] = _equation(r["loss_check"]["latex"], "eq-bce")
+        made["fig-q4a-curves"] = figures.loss_curves(
+            r["history"], title="Autoencoder", name="q4a-c"
+        )
+    elif name == "q4b":
+        made["fig-q4b-grid"] = figures.noise_grid(
+            r["levels"], r["grid_noisy"], r["grid_denoised"], name="q4b"
+        )
+    elif name == "q4c":
+        readable, limit = _thresholds(sections["q4b"])
+        made["fig-q4c-accuracy"] = figures.accuracy_under_noise(
+            r["rows"], readable=readable, limit=limit, name="q4c"
+        )
+    elif name == "q4d":
+        made["fig-q4d-generated"] = figures.generated_digits(r["grid"], name="q4d")
+    return {k: Markup(v) for k, v in made.items() if v is not None}  # fmt: skip
+
+
+def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None]:
+    """4b's two thresholds, marked on 4c's figure when 4b was built."""
+    if q4b.status != "done":
+        return None, None
+    crossing = q4b.result["readable"]["crossing"]
+    return (crossing["interpolated"] if crossing else None), q4b.result["denoising"]["level"]
+
+
+def _equation(latex: str, name: str) -> str:
+    """A formula as SVG whose <title> keeps the LaTeX source, for readers and search."""
+    svg = figures.formula(latex, name=name)
+    return re.sub(r"(<svg[^>]*>)", lambda m: f"{m.group(1)}<title>{escape(latex)}</title>",
+                  svg, count=1)  # fmt: skip

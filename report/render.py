@@ -1,0 +1,92 @@
+"""Jinja templates to one self-contained HTML file, and WeasyPrint to PDF."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from labnn.errors import LabnnError
+from report.values import FILTERS
+
+log = logging.getLogger(__name__)
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class RenderError(LabnnError):
+    """The report could not be rendered or written."""
+
+
+def environment(templates: Path = TEMPLATES) -> jinja2.Environment:
+    """Autoescaping, StrictUndefined: a missing value stops the build instead of
+    rendering blank."""
+    if not (templates / "report.html.j2").is_file():
+        raise RenderError(
+            f"report templates not found in {templates}; run from a checkout of labnn "
+            "(the templates/ folder sits beside report/)"
+        )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def render_html(context: dict, templates: Path = TEMPLATES) -> str:
+    """The whole report as one HTML document, stylesheet inlined."""
+    env = environment(templates)
+    css = Markup((templates / "report.css").read_text(encoding="utf-8"))
+    numbering = context["numbering"]
+    try:
+        return env.get_template("report.html.j2").render(
+            **context, css=css, ref=numbering.ref, label=numbering.label
+        )
+    except jinja2.UndefinedError as error:
+        raise RenderError(f"template needs a value the results do not have: {error}") from None
+
+
+class BuildOnlyFetcher:
+    """WeasyPrint URL fetcher that serves data: URLs and files inside the build
+    folder, and refuses (and logs) anything else: file://, http://, ..."""
+
+    def __new__(cls, root: Path):
+        from weasyprint.urls import URLFetcher
+
+        class _Fetcher(URLFetcher):
+            def fetch(self, url, headers=None):
+                if url.startswith("data:") or _inside(url, root):
+                    return super().fetch(url, headers)
+                log.warning("refused to fetch %s: the report only uses its own files", url)
+                raise ValueError(f"refused to fetch {url}")
+
+        return _Fetcher()
+
+
+def _inside(url: str, root: Path) -> bool:
+    if not url.startswith("file://"):
+        return False
+    path = Path(url.removeprefix("file://")).resolve()
+    return path.is_relative_to(root.resolve())
+
+
+def write_pdf(html: str, target: Path) -> Path:
+    """Render `html` to PDF at `target` (A4, fonts embedded, bookmarks from headings)."""
+    import weasyprint
+
+    root = target.parent
+    try:
+        document = weasyprint.HTML(
+            string=html, base_url=str(root) + os.sep, url_fetcher=BuildOnlyFetcher(root)
+        )
+        document.write_pdf(target)
+    except OSError as error:
+        raise RenderError(f"cannot write {target}: {error}") from None
+    return target

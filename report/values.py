@@ -1,0 +1,140 @@
+"""Numbers that remember where they came from, and the filters that print them.
+
+Every number reaching a template is a `Num` carrying its source (an answer's
+path such as "q2d/summary/best_mean"). Printed bare or through a filter, it
+becomes `<span class="v" data-src="...">...</span>`, so a reader can trace
+each figure and a test can check that no number was typed into the prose.
+"""
+
+from __future__ import annotations
+
+import math
+
+from markupsafe import Markup, escape
+
+
+class Num:
+    """A number from a result, with its source; compares like the number."""
+
+    __slots__ = ("value", "src")
+
+    def __init__(self, value: int | float, src: str):
+        self.value, self.src = value, src
+
+    def __float__(self):
+        return float(self.value)
+
+    def __int__(self):
+        return int(self.value)
+
+    def __index__(self):
+        return int(self.value)
+
+    def _other(self, other):
+        return other.value if isinstance(other, Num) else other
+
+    def __eq__(self, other):
+        return self.value == self._other(other)
+
+    def __hash__(self):
+        return hash(self.value)
+
+    def __lt__(self, other):
+        return self.value < self._other(other)
+
+    def __le__(self, other):
+        return self.value <= self._other(other)
+
+    def __gt__(self, other):
+        return self.value > self._other(other)
+
+    def __ge__(self, other):
+        return self.value >= self._other(other)
+
+    def __neg__(self):
+        return Num(-self.value, self.src)
+
+    def __abs__(self):
+        return Num(abs(self.value), self.src)
+
+    def __html__(self):
+        return num(self)
+
+    def __repr__(self):
+        return f"Num({self.value!r}, {self.src!r})"
+
+
+def wrap(value, src: str):
+    """Turn every int and float inside dicts and lists into a Num named by its path."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | Num):
+        return value
+    if isinstance(value, int | float):
+        return Num(value, src)
+    if isinstance(value, dict):
+        return {k: wrap(v, f"{src}/{k}") for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [wrap(v, f"{src}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _span(value: Num, text: str) -> Markup:
+    if not isinstance(value, Num):
+        raise TypeError(f"a number without a source reached a template: {value!r}")
+    return Markup('<span class="v" data-src="{}">{}</span>').format(value.src, text)
+
+
+def num(value: Num, digits: int | None = None) -> Markup:
+    """A number as is: integers with thousands separators, floats with `digits` decimals
+    (4 when not given)."""
+    v = value.value if isinstance(value, Num) else value
+    if isinstance(v, int):
+        return _span(value, f"{v:,}")
+    return _span(value, f"{v:.{4 if digits is None else digits}f}")
+
+
+def pct(value: Num, digits: int = 2) -> Markup:
+    """A fraction as a percentage: 0.9847 -> 98.47 %."""
+    return _span(value, f"{float(value) * 100:.{digits}f}\u202f%")
+
+
+def pp(value: Num, digits: int = 2) -> Markup:
+    """A difference of fractions in percentage points, signed: 0.0021 -> +0.21 pp."""
+    return _span(value, f"{float(value) * 100:+.{digits}f}\u202fpp")
+
+
+def sci(value: Num, digits: int = 3) -> Markup:
+    """Scientific notation with a real superscript: 3.16e-05 -> 3.16 × 10⁻⁵."""
+    v = float(value)
+    if v == 0:
+        return _span(value, "0")
+    exponent = math.floor(math.log10(abs(v)))
+    mantissa = float(f"{v / 10**exponent:.{digits}g}")
+    text = (
+        f"{mantissa:g}\u202f×\u202f10<sup>{exponent}</sup>"
+        if mantissa != 1
+        else (f"10<sup>{exponent}</sup>")
+    )
+    return _span(value, Markup(text))
+
+
+def thousands(value: Num) -> Markup:
+    """An integer with thousands separators: 55050 -> 55,050."""
+    return _span(value, f"{int(value):,}")
+
+
+def seconds(value: Num) -> Markup:
+    """A duration: 75 -> 1 min 15 s; 4.2 -> 4.2 s."""
+    v = float(value)
+    if v < 60:
+        return _span(value, f"{v:.1f}\u202fs")
+    minutes, secs = divmod(round(v), 60)
+    return _span(value, f"{minutes}\u202fmin {secs:02d}\u202fs")
+
+
+def text(value) -> Markup:
+    """A string from a result (a file path, a version): escaped, traced as a value."""
+    return Markup('<span class="v t">{}</span>').format(escape(str(value)))
+
+
+FILTERS = {"num": num, "pct": pct, "pp": pp, "sci": sci, "thousands": thousands,
+           "seconds": seconds, "text": text}  # fmt: skip
