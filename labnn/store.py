@@ -178,7 +178,6 @@ class Store:
         same = [e.spec for e in self.entries() if e.spec.get("experiment") == spec["experiment"]]
         if not same:
             return "missing (never run)"
-        reasons = set()
         for old in same:
             changed = {part for part in spec if old.get(part) != spec[part]}
             if changed == {"code"}:
@@ -186,8 +185,10 @@ class Store:
             if changed == {"data"}:
                 fingerprint = old["data"].get("fingerprint") != spec["data"].get("fingerprint")
                 return "data changed" if fingerprint else "profile changed (data slice)"
-            reasons.add("profile changed")
-        return sorted(reasons)[0] if reasons else "missing"
+            same_seed = old.get("training", {}).get("seed") == spec["training"].get("seed")
+            if changed == {"training"} and same_seed:
+                return "profile changed (training settings)"
+        return "missing (not run yet)"
 
     def entries(self) -> list[Entry]:
         """Every readable entry, for reports and status."""

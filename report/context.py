@@ -161,6 +161,7 @@ def _derived(name: str, r: dict) -> dict:
         }
     if name == "q3":
         return {"test_error": 1 - r["test_accuracy"],
+                "conv_blocks": sum(layer["kind"] == "Conv2D" for layer in r["layers"]),
                 "vs_hinton": r["test_accuracy"] - answers.HINTON_ACCURACY}  # fmt: skip
     return {}
 

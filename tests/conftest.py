@@ -39,3 +39,12 @@ def small(mnist):
     from labnn.data import subset
 
     return subset(mnist, n_train=512, n_test=256)
+
+
+@pytest.fixture(scope="session")
+def quick_store(tmp_path_factory):
+    """One result store for the quick profile, shared by the experiment and report tests
+    so that CI trains each quick run once."""
+    from labnn.store import Store
+
+    return Store(tmp_path_factory.mktemp("quick-store"))

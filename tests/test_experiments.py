@@ -6,12 +6,11 @@ import pytest
 from labnn import answers
 from labnn.experiments import q1, q2a, q2b, q2c, q2d, q3
 from labnn.profiles import QUICK
-from labnn.store import Store
 
 
 @pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    return Store(tmp_path_factory.mktemp("store"))
+def store(quick_store):
+    return quick_store
 
 
 def test_q1_reports_facts_of_the_profiles_data(mnist, store):

@@ -39,6 +39,7 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
             "batch_size": profile.sweep_batch_size,
             "learning_rate": profile.sweep_learning_rate,
             "factors": list(profile.sweep_factors),
+            "n_factors": len(profile.sweep_factors),
             "replicates": profile.sweep_replicates,
             "train_size": len(prepared.split.x_train),
             "validation_size": len(prepared.split.x_val),

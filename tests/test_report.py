@@ -1,0 +1,189 @@
+"""`python -m report`: the quick profile end to end, and the CLI's contract."""
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+from pypdf import PdfReader
+
+from report.cli import main
+from report.render import write_pdf
+
+SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "Question 3", "4a.", "4b.", "4c.",
+                  "4d.", "Appendix"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, quick_store, data_dir):
+    out = tmp_path_factory.mktemp("out")
+    config = out / "report.toml"
+    config.write_text(
+        'title = "MNIST assignment"\ncourse = "Deep Learning"\n'
+        '[[authors]]\nname = "<b>Ada</b> & Co"\naffiliation = "Lab"\nemail = "ada@example.org"\n'
+        "hours = 12\n"
+    )
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(quick_store.root), "--out", str(out), "--config", str(config), "-q"]  # fmt: skip
+    return out, args
+
+
+@pytest.fixture(scope="module")
+def first_build(built):
+    out, args = built
+    return main(args), out
+
+
+def test_quick_build_writes_html_and_pdf(first_build):
+    code, out = first_build
+    assert code == 0
+    assert (out / "report.html").stat().st_size > 0
+    assert (out / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_pdf_has_section_bookmarks_and_the_computed_parameter_counts(first_build):
+    _, out = first_build
+    reader = PdfReader(out / "report.pdf")
+    titles = []
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                titles.append(item.title)
+
+    walk(reader.outline)
+    for title in SECTION_TITLES:
+        assert any(t.startswith(title) for t in titles), f"no bookmark for {title}: {titles}"
+    text = "".join(page.extract_text() for page in reader.pages)
+    assert "55,050" in text and "226,416" in text
+
+
+def test_author_name_holding_html_is_shown_as_text(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    assert "&lt;b&gt;Ada&lt;/b&gt; &amp; Co" in html
+    assert "<b>Ada</b>" not in html
+
+
+class _Prose(HTMLParser):
+    """Text outside traced values (.v), numbering (.n), math, code and SVG."""
+
+    SKIP = {"svg", "style", "code", "title"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.text = [], []
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        skip = tag in self.SKIP or {"v", "n", "math"} & set(classes)
+        self.stack.append(skip or (self.stack[-1] if self.stack else False))
+
+    def handle_endtag(self, tag):
+        if self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not (self.stack and self.stack[-1]):
+            self.text.append(data)
+
+
+VOID = re.compile(r"<(meta|br|img|hr|input|link)\b[^>]*>")
+
+
+def test_prose_holds_no_figures_outside_traced_values(first_build):
+    _, out = first_build
+    parser = _Prose()
+    parser.feed(VOID.sub("", (out / "report.html").read_text()))
+    prose = " ".join(parser.text)
+    prose = prose.replace("L₂", "").replace("MNIST", "")
+    digits = re.findall(r"\S*\d\S*", prose)
+    assert digits == [], f"numbers typed into the prose: {digits[:20]}"
+
+
+def test_every_traced_value_names_its_source(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    sources = re.findall(r'<span class="v" data-src="([^"]+)">', html)
+    assert len(sources) > 200
+    assert "q2a/total_by_keras" in sources and "q2d/test/mean" in sources
+
+
+def test_second_build_trains_nothing(first_build, built, capsys):
+    _, args = built
+    capsys.readouterr()
+    assert main([a for a in args if a != "-q"] + ["--no-pdf"]) == 0
+    assert "trained 0 run(s)" in capsys.readouterr().err
+
+
+def test_only_builds_just_its_sections(tmp_path, data_dir, capsys):
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a,q2b",
+            "--no-pdf"]  # fmt: skip
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "trained 0 run(s)" in err
+    html = (tmp_path / "out" / "report.html").read_text()
+    # q1, q2a and q2b need no training; the seven sections that do wait for their runs.
+    assert html.count('class="notrun"') == 7
+    assert "55,050" in html
+
+
+def test_config_with_unknown_key_exits_2_naming_the_key(tmp_path, data_dir, capsys):
+    config = tmp_path / "report.toml"
+    config.write_text('title = "x"\nauthor = "me"\n')
+    code = main(["build", "--config", str(config), "--data-dir", str(data_dir), "--out",
+                 str(tmp_path), "--store", str(tmp_path / "s")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "unknown key 'author'" in err and str(config) in err and "Traceback" not in err
+
+
+def test_wrong_type_in_config_names_key_and_file(tmp_path, capsys):
+    config = tmp_path / "report.toml"
+    config.write_text('[[authors]]\nname = "A"\nhours = "many"\n')
+    assert main(["build", "--config", str(config)]) == 2
+    assert "authors[0]: hours must be int or float, got str 'many'" in capsys.readouterr().err
+
+
+def test_unknown_override_exits_2_listing_valid_keys(tmp_path, capsys):
+    assert main(["build", "--set", "epochs=3", "--out", str(tmp_path)]) == 2
+    assert "valid keys:" in capsys.readouterr().err
+
+
+def test_missing_data_exits_1_with_one_clear_line(tmp_path, capsys):
+    code = main(["build", "--data-dir", str(tmp_path / "nowhere"), "--out", str(tmp_path),
+                 "--store", str(tmp_path / "s")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert err.startswith("report: error: MNIST folder") and err.count("\n") == 1
+
+
+def test_status_explains_without_training(tmp_path, data_dir, capsys):
+    assert main(["status", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                 str(tmp_path / "empty")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "q2a   stored" in out
+    assert "q2d   6 run(s) would run: missing (never run)" in out
+    assert not (tmp_path / "empty" / "entries").exists()
+
+
+def test_init_writes_a_config_that_loads(tmp_path, capsys):
+    from report.config import load_config
+
+    target = tmp_path / "report.toml"
+    assert main(["init", "--config", str(target)]) == 0
+    assert load_config(target).configured
+    assert main(["init", "--config", str(target)]) == 2  # never overwrites silently
+
+
+def test_pdf_fetches_nothing_outside_the_build(tmp_path, caplog):
+    html = ('<p>x</p><img src="file:///etc/hostname"><img src="http://127.0.0.1:9/a.png">'
+            '<img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=">')  # fmt: skip
+    with caplog.at_level("WARNING"):
+        write_pdf(html, tmp_path / "x.pdf")
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert any("file:///etc/hostname" in m for m in refused)
+    assert any("http://127.0.0.1:9/a.png" in m for m in refused)
+    assert not any("data:" in m for m in refused)
