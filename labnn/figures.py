@@ -33,9 +33,17 @@ def to_svg(figure: Figure, name: str) -> str:
     # inline SVGs in one HTML page from sharing (and clobbering) ids.
     with matplotlib.rc_context({**_STYLE, "svg.hashsalt": name}):
         figure.savefig(buffer, format="svg", bbox_inches="tight")
-    svg = buffer.getvalue()
+    return _inline(buffer.getvalue(), name)
+
+
+def _inline(svg: str, name: str) -> str:
+    """Strip the XML preamble and metadata, and prefix every id with `name`:
+    matplotlib numbers ids per figure ("figure_1"), which would clash in one page."""
     svg = svg[svg.index("<svg") :]  # drop the XML declaration and DOCTYPE
-    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(r'\bid="([^"]+)"', rf'id="{name}-\1"', svg)
+    svg = re.sub(r'href="#([^"]+)"', rf'href="#{name}-\1"', svg)
+    return re.sub(r"url\(#([^)]+)\)", rf"url(#{name}-\1)", svg)
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -140,9 +148,7 @@ def formula(latex: str, *, name: str, size: float = 12) -> str:
         with matplotlib.rc_context({"svg.hashsalt": name}):
             figure.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.02,
                            transparent=True)  # fmt: skip
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg") :]
-    return re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    return _inline(buffer.getvalue(), name)
 
 
 def _mosaic(tiles: np.ndarray) -> np.ndarray:

@@ -213,3 +213,23 @@ def _flat_layers(model: keras.Model) -> list:
         else:
             flat.append((model.name, layer))
     return flat
+
+
+def forward_macs(model: keras.Model) -> int:
+    """Multiply-adds of one forward pass for one sample, from the layers' shapes
+    (dense and convolution layers; the rest is negligible next to them)."""
+    total = 0
+    for _, layer in _flat_layers(model):
+        if isinstance(layer, layers.Dense):
+            total += int(layer.kernel.shape[0]) * layer.units
+        elif isinstance(layer, layers.Conv2D):
+            height, width = layer.output.shape[1:3]
+            k_h, k_w, c_in, c_out = layer.kernel.shape
+            total += int(height * width * k_h * k_w * c_in * c_out)
+    return total
+
+
+def training_flops(model: keras.Model) -> int:
+    """FLOPs to train on one sample: the backward pass costs about twice the forward
+    one, and a multiply-add is two FLOPs."""
+    return 3 * 2 * forward_macs(model)

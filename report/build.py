@@ -8,6 +8,7 @@ from labnn.data import Mnist
 from labnn.profiles import Profile
 from labnn.store import Store
 from labnn.training import ProgressLine
+from report.benchmarks import latest_run
 from report.config import ReportConfig
 from report.context import build_context
 from report.pipeline import run_sections
@@ -24,11 +25,13 @@ def build(
     out: Path,
     pdf: bool = True,
     progress: ProgressLine,
+    benchmarks: Path = Path(".benchmarks"),
 ) -> list[Path]:
     """Run what is missing, render, and return the paths written."""
     sections = run_sections(profile, data, store, only=only, progress=progress)
     context = build_context(sections=sections, profile=profile, config=config,
-                            fingerprint=data.fingerprint, data_source=data.source)  # fmt: skip
+                            fingerprint=data.fingerprint, data_source=data.source,
+                            benchmarks=latest_run(benchmarks))  # fmt: skip
     html = render_html(context)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "come from the store or are marked not run")  # fmt: skip
     build.add_argument("--force", action="store_true", help="re-run even what is stored")
     build.add_argument("--no-pdf", action="store_true", help="write the HTML only")
+    build.add_argument("--benchmarks", type=Path, default=Path(".benchmarks"),
+                       help="saved `tox -e bench` runs; the latest goes into the appendix "
+                       "(default: .benchmarks/)")  # fmt: skip
     build.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     build.add_argument("-v", "--verbose", action="store_true", help="log details on stderr")
     build.set_defaults(handler=cmd_build)
@@ -102,6 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     # TensorFlow warns about retracing when many small models predict in turn; harmless here.
     logging.getLogger("tensorflow").setLevel(logging.INFO if verbose else logging.ERROR)
+    # WeasyPrint warns about every SVG presentation attribute it reads as CSS; its real
+    # problems surface as errors. Our own fetcher refusals log under report.render.
+    logging.getLogger("weasyprint").setLevel(logging.INFO if verbose else logging.ERROR)
     try:
         return args.handler(args)
     except ConfigError as error:
@@ -158,7 +164,8 @@ def cmd_build(args) -> int:
     store = Store(args.store or default_store(), force=args.force)
     progress.note(f"profile {profile.name}, data {data.source}, store {store.root}")
     written = build(profile=profile, data=data, store=store, config=config, only=only,
-                    out=args.out, pdf=not args.no_pdf, progress=progress)  # fmt: skip
+                    out=args.out, pdf=not args.no_pdf, progress=progress,
+                    benchmarks=args.benchmarks)  # fmt: skip
     progress.note(f"trained {store.computed} run(s), reused {store.reused} from the store, "
                   f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
     if not config.configured:

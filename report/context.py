@@ -32,7 +32,7 @@ ITEMS = {
     "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
     "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
     "appendix": [("table", "tab-profile"), ("table", "tab-environment"),
-                 ("table", "tab-provenance")],
+                 ("table", "tab-benchmarks"), ("table", "tab-provenance")],
 }  # fmt: skip
 LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
 # A train-minus-validation accuracy gap above this counts as starting to over-fit.
@@ -43,13 +43,15 @@ class Numbering:
     """Figure, table and equation numbers, fixed before rendering so that the
     prose can refer forward as well as back."""
 
-    def __init__(self, done: set[str]):
+    def __init__(self, done: set[str], absent: frozenset[str] = frozenset()):
         self.numbers: dict[str, tuple[str, int]] = {}
         counters = {kind: 0 for kind in LABELS}
         for section, items in ITEMS.items():
             if section not in done:
                 continue
             for kind, item in items:
+                if item in absent:
+                    continue
                 counters[kind] += 1
                 self.numbers[item] = (kind, counters[kind])
 
@@ -77,7 +79,7 @@ def build_context(
 ) -> dict:
     """Everything the templates may show, every number wrapped with its source."""
     done = {name for name, s in sections.items() if s.status == "done"} | {"appendix"}
-    numbering = Numbering(done)
+    numbering = Numbering(done, frozenset() if benchmarks else {"tab-benchmarks"})
     svg = {}
     s = {}
     for name, section in sections.items():
@@ -103,7 +105,7 @@ def build_context(
             {"accuracy": answers.HINTON_ACCURACY, "error": answers.HINTON_TEST_ERROR},
             "answers/hinton",
         ),  # fmt: skip
-        "benchmarks": benchmarks,
+        "benchmarks": wrap(benchmarks, "benchmarks") if benchmarks else None,
     }
 
 
