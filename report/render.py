@@ -14,7 +14,15 @@ from report.values import FILTERS
 
 log = logging.getLogger(__name__)
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+def _templates_folder() -> Path:
+    """Installed wheels carry the templates inside the package; a checkout (and an
+    editable install) has them at the top of the repository."""
+    inside = Path(__file__).resolve().parent / "templates"
+    return inside if (inside / "report.html.j2").is_file() else inside.parent.parent / "templates"
+
+
+TEMPLATES = _templates_folder()
 
 
 class RenderError(LabnnError):
