@@ -97,9 +97,11 @@ def pct(value: Num, digits: int = 2) -> Markup:
     return _span(value, f"{float(value) * 100:.{digits}f}\u202f%")
 
 
-def pp(value: Num, digits: int = 2) -> Markup:
-    """A difference of fractions in percentage points, signed: 0.0021 -> +0.21 pp."""
-    return _span(value, f"{float(value) * 100:+.{digits}f}\u202fpp")
+def pp(value: Num, digits: int = 2, signed: bool = True) -> Markup:
+    """A difference of fractions in percentage points: 0.0021 -> +0.21 pp (or 0.21 pp
+    unsigned, for spreads and ranges)."""
+    sign = "+" if signed else ""
+    return _span(value, f"{float(value) * 100:{sign}.{digits}f}\u202fpp")
 
 
 def sci(value: Num, digits: int = 3) -> Markup:
