@@ -21,7 +21,7 @@ from labnn.training import train
 
 # model -> (builder, batch size, slice size for a round of about a second on 2 cores)
 MODELS = {
-    "notebook_mlp": (build_notebook_mlp, 128, 60000),
+    "notebook_mlp": (build_notebook_mlp, 128, 55000),
     "hinton_mlp": (build_hinton_mlp, 128, 30000),
     "cnn": (build_cnn, 128, 6000),
     "autoencoder": (build_autoencoder, 64, 30000),
