@@ -158,6 +158,8 @@ def _derived(name: str, r: dict) -> dict:
             "range_of_means": range_of_means,
             # The factor matters when its effect exceeds two replicate standard deviations.
             "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],
+            "weakest_is_worst": min(spread, key=lambda x: x["mean"])["l2"]
+            == min(x["l2"] for x in spread),
             "test_minus_val": r["test"]["mean"] - r["summary"]["best_mean"],
             "test_error": 1 - r["test"]["mean"],
         }
