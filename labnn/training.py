@@ -5,6 +5,7 @@ The only module that calls `fit`.
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable
@@ -41,14 +42,19 @@ def train(
     seed: int,
     progress: ProgressFn | None = None,
     label: str = "",
+    steps_per_execution: int | None = None,
 ) -> TrainResult:
     """Train `model` on `data` for `epochs`, seeding shuffling and dropout with `seed`.
 
     Returns the per-epoch history on training and validation data, the
     seconds per epoch, and samples per second, which leaves out the first
     epoch when there are more (it includes tracing and compiling the graph).
+    `steps_per_execution` defaults to `epoch_steps_per_execution`.
     """
     keras.utils.set_random_seed(seed)
+    model.steps_per_execution = steps_per_execution or epoch_steps_per_execution(
+        len(data.x_train), batch_size
+    )
     timer = _EpochTimer(label, epochs, progress)
     start = time.perf_counter()
     fitted = model.fit(
@@ -69,6 +75,20 @@ def train(
         wall_time_s=wall,
         samples_per_second=throughput(len(data.x_train), timer.seconds),
     )
+
+
+def epoch_steps_per_execution(n_samples: int, batch_size: int) -> int:
+    """A whole epoch per call where the backend can loop in its graph.
+
+    The small MLPs spend much of a step in Python and data-adapter overhead;
+    running all steps of an epoch in one compiled call removes it (measured on
+    2 cores, TensorFlow: notebook MLP 2.1x, Hinton MLP 1.4x, autoencoder 1.6x,
+    CNN 1.1x) and gives bit-identical results. PyTorch's Keras trainer only
+    runs one step per call.
+    """
+    if keras.backend.backend() == "torch":
+        return 1
+    return max(1, math.ceil(n_samples / batch_size))
 
 
 def throughput(n_samples: int, epoch_seconds: list[float]) -> float:

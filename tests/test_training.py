@@ -51,3 +51,9 @@ def test_quiet_progress_writes_nothing(split):
     stream = io.StringIO()
     run_once(split, 1, progress=ProgressLine(stream, quiet=True), label="demo")
     assert stream.getvalue() == ""
+
+
+def test_whole_epoch_per_call_gives_the_same_run_as_one_step_per_call(split):
+    fast = run_once(split, 5)  # default: one compiled call per epoch
+    plain = run_once(split, 5, steps_per_execution=1)
+    assert fast.history == plain.history
