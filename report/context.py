@@ -161,12 +161,13 @@ def _derived(name: str, r: dict) -> dict:
             "weakest_is_worst": min(spread, key=lambda x: x["mean"])["l2"]
             == min(x["l2"] for x in spread),
             "test_minus_val": r["test"]["mean"] - r["summary"]["best_mean"],
+            "short_of_hinton": r["test"]["gap"] > 0,
             "test_error": 1 - r["test"]["mean"],
         }
     if name == "q3":
         return {"test_error": 1 - r["test_accuracy"],
                 "conv_blocks": sum(layer["kind"] == "Conv2D" for layer in r["layers"]),
-                "vs_hinton": r["test_accuracy"] - answers.HINTON_ACCURACY}  # fmt: skip
+                "beats_hinton": r["test_accuracy"] > answers.HINTON_ACCURACY}  # fmt: skip
     return {}
 
 
