@@ -161,3 +161,37 @@ def test_two_processes_sharing_a_store_train_each_run_once(tmp_path):
     total = len(tiny_profile().sweep_factors) * tiny_profile().sweep_replicates
     assert computed == total
     assert all(Store(tmp_path).entries()) and len(Store(tmp_path).entries()) == total
+
+
+def _spec(**changes):
+    spec = {
+        "experiment": "q2c",
+        "model": {"builder": "build_notebook_mlp", "learning_rate": 0.1},
+        "training": {"epochs": 10, "batch_size": 128, "seed": 0},
+        "data": {"fingerprint": "abc", "n_train": 60000},
+        "code": "v1",
+    }
+    for part, value in changes.items():
+        spec[part] = {**spec[part], **value} if isinstance(value, dict) else value
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"code": "v2"}, "code version changed"),
+        ({"data": {"fingerprint": "xyz"}}, "data changed"),
+        ({"data": {"n_train": 6000}}, "profile changed (data slice)"),
+        ({"training": {"epochs": 3}}, "profile changed (training settings)"),
+        ({"training": {"seed": 1}}, "missing (not run yet)"),
+    ],
+)
+def test_explain_says_why_a_run_would_run(tmp_path, changes, reason):
+    store = Store(tmp_path)
+    store.put(_spec(), {"value": 1})
+    assert store.explain(_spec()) == "stored"
+    assert store.explain(_spec(**changes)) == reason
+
+
+def test_explain_reports_an_experiment_never_run(tmp_path):
+    assert Store(tmp_path).explain(_spec()) == "missing (never run)"
