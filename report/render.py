@@ -61,21 +61,19 @@ def render_html(context: dict, templates: Path = TEMPLATES) -> str:
         raise RenderError(f"template needs a value the results do not have: {error}") from None
 
 
-class BuildOnlyFetcher:
-    """WeasyPrint URL fetcher that serves data: URLs and files inside the build
+def build_only_fetcher(root: Path):
+    """A WeasyPrint URL fetcher that serves data: URLs and files inside the build
     folder, and refuses (and logs) anything else: file://, http://, ..."""
+    from weasyprint.urls import URLFetcher  # imported here: WeasyPrint loads Pango
 
-    def __new__(cls, root: Path):
-        from weasyprint.urls import URLFetcher
+    class BuildOnlyFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            if url.startswith("data:") or _inside(url, root):
+                return super().fetch(url, headers)
+            log.warning("refused to fetch %s: the report only uses its own files", url)
+            raise ValueError(f"refused to fetch {url}")
 
-        class _Fetcher(URLFetcher):
-            def fetch(self, url, headers=None):
-                if url.startswith("data:") or _inside(url, root):
-                    return super().fetch(url, headers)
-                log.warning("refused to fetch %s: the report only uses its own files", url)
-                raise ValueError(f"refused to fetch {url}")
-
-        return _Fetcher()
+    return BuildOnlyFetcher()
 
 
 def _inside(url: str, root: Path) -> bool:
@@ -92,7 +90,7 @@ def write_pdf(html: str, target: Path) -> Path:
     root = target.parent
     try:
         document = weasyprint.HTML(
-            string=html, base_url=str(root) + os.sep, url_fetcher=BuildOnlyFetcher(root)
+            string=html, base_url=str(root) + os.sep, url_fetcher=build_only_fetcher(root)
         )
         document.write_pdf(target)
     except OSError as error:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
-import numpy as np
 
 from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
 from labnn.profiles import Profile
@@ -126,7 +125,3 @@ def provenance(entry: Entry) -> dict:
 def final(history: dict, metric: str) -> float:
     """The last epoch's value of a metric."""
     return float(history[metric][-1])
-
-
-def as_list(array: np.ndarray) -> list:
-    return np.asarray(array).tolist()

@@ -8,8 +8,6 @@ import numpy as np
 from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
 from labnn.experiments import q3
 from labnn.experiments.common import Dataset, dataset, restore, train_run
-
-__all__ = ["build_autoencoder", "restore"]
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
 from labnn.store import Entry, Store, code_version

@@ -5,8 +5,8 @@ import keras
 from labnn import answers
 from labnn.data import IMAGE_SIDE, Mnist
 from labnn.experiments import q4
-from labnn.experiments.common import final, provenance
-from labnn.models import describe_layers
+from labnn.experiments.common import final, provenance, restore
+from labnn.models import build_autoencoder, describe_layers
 from labnn.profiles import Profile
 from labnn.store import Store
 from labnn.training import predict
@@ -16,7 +16,7 @@ CHECK_BATCH = 64  # one training batch of the assignment's protocol
 
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     entry, clean = q4.train_autoencoder(profile, data, store, progress=progress)
-    autoencoder = q4.restore(entry, q4.build_autoencoder)
+    autoencoder = restore(entry, build_autoencoder)
     layers = [row for row in describe_layers(autoencoder) if row["kind"] == "Dense"]
     sizes = [IMAGE_SIDE * IMAGE_SIDE] + [row["units"] for row in layers]
     by_formula = answers.dense_params_by_formula(sizes)
