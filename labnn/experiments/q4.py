@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from labnn.answers import mean_std
 from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
 from labnn.experiments import q3
 from labnn.experiments.common import Dataset, dataset, restore, train_run
@@ -127,6 +128,4 @@ def _accuracy(cnn, flat_images, labels) -> float:
 
 def per_level(levels, values: np.ndarray) -> list[dict]:
     """Mean and std over seeds (axis 1) for each noise level."""
-    from labnn.answers import mean_std
-
     return [{"level": float(lv), **mean_std(row)} for lv, row in zip(levels, values, strict=True)]

@@ -1,9 +1,10 @@
 """Question 4a: the denoising autoencoder's architecture, curves, and its loss."""
 
 import keras
+import numpy as np
 
 from labnn import answers
-from labnn.data import IMAGE_SIDE, Mnist
+from labnn.data import IMAGE_SIDE, Mnist, salt_and_pepper
 from labnn.experiments import q4
 from labnn.experiments.common import final, provenance, restore
 from labnn.models import build_autoencoder, describe_layers
@@ -47,10 +48,6 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
 def _loss_check(autoencoder, clean, profile: Profile) -> dict:
     """Our binary cross-entropy formula against Keras's, on a real batch of
     noisy validation digits and their clean targets."""
-    import numpy as np
-
-    from labnn.data import salt_and_pepper
-
     target = clean.split.x_val[:CHECK_BATCH]
     noisy = salt_and_pepper(target, profile.ae_train_noise, np.random.default_rng(profile.seed))
     output = predict(autoencoder, noisy)
