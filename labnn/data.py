@@ -254,6 +254,11 @@ def _load_npz(path: Path) -> Mnist:
     return _verify_arrays(arrays, origin=str(path))
 
 
+def verify_mnist(mnist: Mnist, *, origin: str) -> Mnist:
+    """`mnist` checked byte for byte again (e.g. after it crossed the network)."""
+    return _verify_arrays({part: getattr(mnist, part) for part in PARTS}, origin=origin)
+
+
 def _verify_arrays(arrays: dict[str, np.ndarray], *, origin: str) -> Mnist:
     # Arrays from an npz are checked by turning them back into IDX bytes: the
     # same SHA-256 then proves they are the published data, whatever the container.

@@ -19,3 +19,7 @@ class ConfigError(LabnnError):
 
 class StoreError(LabnnError):
     """The result store cannot be read or written."""
+
+
+class SchedulerError(LabnnError):
+    """The Dask scheduler cannot be reached, or its workers cannot run labnn."""

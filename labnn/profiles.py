@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, replace
 
 from labnn.errors import ConfigError
+from labnn.scheduler import parse_scheduler
 
 
 def log_spaced(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -47,6 +48,10 @@ def _check(profile: Profile):
         value, limit = getattr(profile, key), 60000 if key == "n_train" else 10000
         if value is not None and not 1 <= value <= limit:
             problems.append(f"{key} must be between 1 and {limit} (or none)")
+    try:
+        parse_scheduler(profile.scheduler)
+    except ConfigError as error:
+        problems.append(str(error))
     if problems:
         raise ConfigError("invalid profile: " + "; ".join(problems))
 
@@ -95,6 +100,9 @@ class Profile:
     # Denoising counts as working while it adds more than this to the CNN's accuracy.
     denoising_margin: float = 0.01
     generated_per_class: int = 100
+    # Where independent runs (the sweep) train: none, local:N or tcp://host:port.
+    # Not part of any store key: a run gives the same numbers wherever it runs.
+    scheduler: str = "none"
 
     def __post_init__(self):
         _check(self)
@@ -152,7 +160,9 @@ def override(profile: Profile, changes: dict, *, origin: str = "--set") -> Profi
                 f"{origin}: unknown profile key {key!r}; valid keys: {', '.join(sorted(fields))}"
             )
         converted[key] = _convert(key, value, getattr(profile, key), origin)
-    name = profile.name if not converted else f"{profile.name}+overrides"
+    # Where runs train changes no result, so it does not rename the profile.
+    changed = converted.keys() - {"scheduler"}
+    name = profile.name if not changed else f"{profile.name}+overrides"
     return replace(profile, name=name, **converted)
 
 
@@ -170,6 +180,10 @@ def parse_assignments(items: list[str]) -> dict[str, str]:
 def _convert(key: str, value, current, origin: str):
     optional_int = key in ("n_train", "n_test")
     try:
+        if isinstance(current, str):
+            if not isinstance(value, str):
+                raise TypeError
+            return value
         if isinstance(current, tuple):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(float(v) for v in items)
@@ -186,7 +200,9 @@ def _convert(key: str, value, current, origin: str):
         return float(value)
     except (TypeError, ValueError):
         expected = (
-            "a comma-separated list of numbers"
+            "a string"
+            if isinstance(current, str)
+            else "a comma-separated list of numbers"
             if isinstance(current, tuple)
             else ("an integer" if isinstance(current, int) or optional_int else "a number")
         )

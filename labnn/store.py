@@ -164,6 +164,22 @@ class Store:
         self._fresh.add(key)
         return entry
 
+    def lookup(self, spec: dict) -> Entry | None:
+        """The entry `run` would return without computing, or None (also under `force`,
+        until the run has been recomputed in this process)."""
+        key = self.key(spec)
+        if self.force and key not in self._fresh:
+            return None
+        return self._read(key)
+
+    def record(self, spec: dict, results: dict, arrays: dict | None = None, meta=None) -> Entry:
+        """Store a run computed elsewhere (a Dask worker, whose environment `meta`
+        describes), counted as computed here."""
+        entry = self.put(spec, results, arrays, meta)
+        self.computed += 1
+        self._fresh.add(entry.key)
+        return entry
+
     def _hit(self, entry: Entry, on_hit) -> Entry:
         self.reused += 1
         if on_hit:

@@ -91,6 +91,30 @@ def epoch_steps_per_execution(n_samples: int, batch_size: int) -> int:
     return max(1, math.ceil(n_samples / batch_size))
 
 
+def set_thread_pools(threads: int) -> bool:
+    """Limit the backend's thread pools to `threads` (a Dask worker's share of the cores).
+
+    Returns False when the backend was already running and kept its pools
+    (TensorFlow fixes them at first use; JAX reads them only at import).
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # "cannot be modified after initialization"
+            return tf.config.threading.get_intra_op_parallelism_threads() == threads
+        return True
+    if backend == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        return True
+    return False
+
+
 def throughput(n_samples: int, epoch_seconds: list[float]) -> float:
     """Samples per second, leaving out the first epoch (graph tracing) when there are more."""
     timed = epoch_seconds[1:] or epoch_seconds

@@ -31,17 +31,15 @@ def latest_run(folder: Path) -> dict | None:
 
 
 def _rows(benchmarks: list[dict]) -> list[dict]:
-    extra = [b["extra_info"] for b in benchmarks if "samples_per_second" in b.get("extra_info", {})]
-    fit = {(e["model"], e["device_kind"]): e["samples_per_second"] for e in extra
-           if e["path"] == "fit"}  # fmt: skip
+    extra = [b["extra_info"] for b in benchmarks if "ratio_to_fit" in b.get("extra_info", {})]
     rows = []
-    for e in sorted(extra, key=lambda e: (e["model"], e["device_kind"], e["path"] != "labnn")):
-        baseline = fit.get((e["model"], e["device_kind"]))
-        rows.append({
-            "model": e["model"], "path": e["path"], "device": e["device"],
-            "backend": f"{e['backend']} {e['backend_version']}", "batch_size": e["batch_size"],
-            "samples_per_second": e["samples_per_second"], "gflops": e["gflops"],
-            "fraction_of_peak": e["fraction_of_peak"], "peak_gflops": e["matmul_peak_gflops"],
-            "ratio_to_fit": e["samples_per_second"] / baseline if baseline else None,
-        })  # fmt: skip
+    for e in sorted(extra, key=lambda e: (e["model"], e["device_kind"])):
+        for path in ("labnn", "fit"):
+            rows.append({
+                "model": e["model"], "path": path, "device": e["device"],
+                "backend": f"{e['backend']} {e['backend_version']}",
+                "batch_size": e["batch_size"], **e[path],
+                "peak_gflops": e["matmul_peak_gflops"],
+                "ratio_to_fit": e["ratio_to_fit"] if path == "labnn" else 1.0,
+            })  # fmt: skip
     return rows

@@ -15,6 +15,7 @@ EXAMPLE = """examples:
   python -m report build --profile quick          # a few minutes: try it out
   python -m report build                          # the assignment's full protocol
   python -m report build --only q2d --set sweep_replicates=5
+  python -m report build --scheduler local:2      # the sweep on a local Dask cluster
   python -m report status                         # what is stored, what would run
   python -m report init                           # write a report.toml to fill in
 """
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--only", metavar="SECTIONS",
                        help="comma-separated sections to build, e.g. q2d,q3; the others "
                        "come from the store or are marked not run")  # fmt: skip
+    build.add_argument("--scheduler", default=None, metavar="WHERE",
+                       help="where the sweep's independent runs train: none (in this "
+                       "process, the default), local:N (a Dask cluster of N workers here) "
+                       "or tcp://host:port (an existing Dask scheduler); needs the [dask] "
+                       "extra unless none")  # fmt: skip
     build.add_argument("--force", action="store_true", help="re-run even what is stored")
     build.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     build.add_argument("--benchmarks", type=Path, default=Path(".benchmarks"),
@@ -108,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     # WeasyPrint warns about every SVG presentation attribute it reads as CSS; its real
     # problems surface as errors. Our own fetcher refusals log under report.render.
     logging.getLogger("weasyprint").setLevel(logging.INFO if verbose else logging.ERROR)
+    # Dask logs every worker and client coming and going at INFO; runs report as they
+    # finish. Dask reads its log level from the environment at import, as its workers do.
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "warning")
     try:
         return args.handler(args)
     except ConfigError as error:
@@ -151,12 +160,17 @@ def _data(args):
 
 
 def cmd_build(args) -> int:
+    from labnn.profiles import override
+    from labnn.scheduler import require_dask
     from labnn.store import Store
     from labnn.training import ProgressLine
     from report.build import build
 
     config = _config(args)
     profile = _profile(args, config)
+    if args.scheduler is not None:
+        profile = override(profile, {"scheduler": args.scheduler}, origin="--scheduler")
+    require_dask(profile.scheduler)  # before any training, not after the first sections
     only = _only(args.only)
     progress = ProgressLine(quiet=args.quiet)
     started = time.perf_counter()

@@ -1,13 +1,15 @@
-"""Every benchmark runs once on a tiny slice, so the suite cannot rot unnoticed."""
+"""Every benchmark runs on a tiny slice, so the suite cannot rot unnoticed, and its
+saved JSON is what the report's appendix reads."""
 
 import os
 import subprocess
 import sys
 
+from report.benchmarks import latest_run
 from tests.conftest import REPO
 
 
-def test_benchmarks_run_in_smoke_mode(data_dir):
+def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
     env = {**os.environ, "LABNN_DATA_DIR": str(data_dir), "LABNN_BENCH_SAMPLES": "256",
            "TF_CPP_MIN_LOG_LEVEL": "3"}  # fmt: skip
     done = subprocess.run(
@@ -16,10 +18,10 @@ def test_benchmarks_run_in_smoke_mode(data_dir):
             "-m",
             "pytest",
             "benchmarks",
-            "--benchmark-disable",
             "-q",
             "-p",
             "no:cacheprovider",
+            f"--benchmark-json={tmp_path / 'run.json'}",
         ],  # fmt: skip
         cwd=REPO,
         env=env,
@@ -28,4 +30,14 @@ def test_benchmarks_run_in_smoke_mode(data_dir):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "8 passed" in done.stdout  # 4 models x 2 paths on the CPU; GPU cases skip here
+    assert "4 passed" in done.stdout  # 4 models on the CPU (both paths in each); GPU skips
+
+    run = latest_run(tmp_path)
+    assert [(row["model"], row["path"]) for row in run["rows"]] == [
+        (model, path)
+        for model in ("autoencoder", "cnn", "hinton_mlp", "notebook_mlp")
+        for path in ("labnn", "fit")
+    ]
+    for row in run["rows"]:
+        assert row["samples_per_second"] > 0 and 0 < row["fraction_of_peak"] < 1.5
+        assert row["ratio_to_fit"] > 0

@@ -10,8 +10,9 @@ import keras
 
 from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
 from labnn.profiles import Profile
-from labnn.store import Entry, Store, code_version
-from labnn.training import ProgressLine, train
+from labnn.runs import Run, compute
+from labnn.store import Entry, Store
+from labnn.training import ProgressLine
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,66 +38,14 @@ def dataset(profile: Profile, mnist: Mnist, *, flatten: bool = False) -> Dataset
     return Dataset(prepared, holdout(prepared, validation_size=profile.validation_size), spec)
 
 
-def train_run(
-    store: Store,
-    *,
-    experiment: str,
-    build: Callable[..., keras.Model],
-    params: dict,
-    data: Dataset,
-    epochs: int,
-    batch_size: int,
-    seed: int,
-    keep_weights: bool = False,
-    after: Callable[[keras.Model], tuple[dict, dict]] | None = None,
-    progress: ProgressLine | None = None,
-    label: str = "",
-) -> Entry:
-    """One training run, from the store when it is there, else trained and stored.
-
-    `after(model)` may add results and arrays computed from the trained model
-    (e.g. test predictions); `keep_weights` stores the weights for later questions.
-    """
-    spec = {
-        "experiment": experiment,
-        "model": {"builder": build.__name__, **params},
-        "training": {"epochs": epochs, "batch_size": batch_size, "seed": seed},
-        "data": data.spec,
-        "code": code_version(train, build),
-    }
-
-    def compute() -> tuple[dict, dict]:
-        model = build(**params, seed=seed)
-        result = train(
-            model,
-            data.split,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=seed,
-            progress=progress,
-            label=label,
-        )
-        results = {
-            "history": result.history,
-            "epoch_seconds": result.epoch_seconds,
-            "wall_time_s": result.wall_time_s,
-            "samples_per_second": result.samples_per_second,
-            "params": int(model.count_params()),
-        }
-        arrays = {}
-        if keep_weights:
-            arrays.update({f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())})
-        if after is not None:
-            more_results, more_arrays = after(model)
-            results.update(more_results)
-            arrays.update(more_arrays)
-        return results, arrays
+def train_run(store: Store, run: Run, data: Dataset, *, progress: ProgressLine | None = None):
+    """One training run, from the store when it is there, else trained and stored."""
 
     def stored(entry: Entry):
         if progress is not None:
-            progress.note(f"{label}: stored ({entry.key[:10]})")
+            progress.note(f"{run.label}: stored ({entry.key[:10]})")
 
-    return store.run(spec, compute, on_hit=stored)
+    return store.run(run.spec(data), lambda: compute(run, data, progress=progress), on_hit=stored)
 
 
 def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:

@@ -4,22 +4,21 @@ from labnn.data import Mnist
 from labnn.experiments.common import dataset, final, provenance, train_run
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
+from labnn.runs import Run
 from labnn.store import Store
 
 
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry = train_run(
-        store,
+    run_ = Run(
         experiment="q2c",
         build=build_notebook_mlp,
         params={"learning_rate": profile.mlp_learning_rate},
-        data=dataset(profile, data),
         epochs=profile.mlp_epochs,
         batch_size=profile.mlp_batch_size,
         seed=profile.seed,
-        progress=progress,
         label="q2c notebook MLP",
     )
+    entry = train_run(store, run_, dataset(profile, data), progress=progress)
     history = entry.results["history"]
     return {
         "history": history,

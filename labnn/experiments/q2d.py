@@ -6,20 +6,22 @@ accuracy; only then are the chosen factor's models evaluated on the test
 set, once, for the one honest number to compare with Hinton's 0.9847.
 """
 
-import time
+from functools import partial
 
 from labnn import answers
 from labnn.data import Mnist
-from labnn.experiments.common import Dataset, dataset, final, provenance, restore, train_run
+from labnn.executor import run_all
+from labnn.experiments.common import Dataset, dataset, final, provenance, restore
 from labnn.models import build_hinton_mlp
 from labnn.profiles import Profile
-from labnn.store import MissingRun, Store
+from labnn.runs import Run
+from labnn.store import Store
 from labnn.training import evaluate
 
 
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     prepared = dataset(profile, data)
-    entries = sweep(profile, prepared, store, progress=progress)
+    entries = sweep(profile, prepared, store, data=data, progress=progress)
     runs = [_run_row(entry) for entry in entries]
     summary = answers.sweep_summary(runs)
     chosen = [e for e in entries if e.spec["model"]["l2"] == summary["best_l2"]]
@@ -50,40 +52,26 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     }
 
 
-def sweep(profile: Profile, prepared: Dataset, store: Store, *, progress=None) -> list:
-    """Train (or fetch) every factor x replicate run; the store makes this resumable."""
+def sweep(profile: Profile, prepared: Dataset, store: Store, *, data: Mnist, progress=None):
+    """Train (or fetch) every factor x replicate run, where `profile.scheduler` says;
+    the store makes this resumable."""
     plan = [(l2, profile.seed + r) for l2 in profile.sweep_factors
             for r in range(profile.sweep_replicates)]  # fmt: skip
-    entries, absent, trained_seconds, trained = [], [], 0.0, 0
-    for i, (l2, seed) in enumerate(plan, start=1):
-        eta = ""
-        if trained:
-            eta = f", sweep eta {trained_seconds / trained * (len(plan) - i + 1) / 60:.1f} min"
-        started, before = time.perf_counter(), store.computed
-        try:
-            entry = train_run(
-                store,
-                experiment="q2d",
-                build=build_hinton_mlp,
-                params={"l2": l2, "learning_rate": profile.sweep_learning_rate},
-                data=prepared,
-                epochs=profile.sweep_epochs,
-                batch_size=profile.sweep_batch_size,
-                seed=seed,
-                keep_weights=True,  # the chosen factor's models are evaluated on test later
-                progress=progress,
-                label=f"q2d run {i}/{len(plan)} l2={l2:g} seed={seed}{eta}",
-            )
-        except MissingRun as missing:  # offline: list every missing run, not just the first
-            absent.extend(missing.specs)
-            continue
-        entries.append(entry)
-        if store.computed > before:
-            trained_seconds += time.perf_counter() - started
-            trained += 1
-    if absent:
-        raise MissingRun(absent)
-    return entries
+    runs = [
+        Run(
+            experiment="q2d",
+            build=build_hinton_mlp,
+            params={"l2": l2, "learning_rate": profile.sweep_learning_rate},
+            epochs=profile.sweep_epochs,
+            batch_size=profile.sweep_batch_size,
+            seed=seed,
+            keep_weights=True,  # the chosen factor's models are evaluated on test later
+            label=f"q2d run {i}/{len(plan)} l2={l2:g} seed={seed}",
+        )
+        for i, (l2, seed) in enumerate(plan, start=1)
+    ]
+    return run_all(store, runs, prepared, recipe=partial(dataset, profile), mnist=data,
+                   scheduler=profile.scheduler, progress=progress)  # fmt: skip
 
 
 def summary_values(summary: dict) -> list[float]:

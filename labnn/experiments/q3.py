@@ -6,9 +6,10 @@ import numpy as np
 
 from labnn import answers
 from labnn.data import Mnist
-from labnn.experiments.common import dataset, final, provenance, train_run
+from labnn.experiments.common import Dataset, dataset, final, provenance, train_run
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
+from labnn.runs import Run
 from labnn.store import Store
 from labnn.training import predict
 
@@ -23,27 +24,27 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
     """The question-3 CNN's stored run (weights kept: question 4 classifies with it)."""
     prepared = dataset(profile, data)
 
-    def test_predictions(model):
-        probs = predict(model, prepared.prepared.x_test)
-        predicted = probs.argmax(axis=1).astype(np.uint8)
-        accuracy = float((predicted == prepared.prepared.labels_test).mean())
-        arrays = {"test_predicted": predicted, "test_confidence": probs.max(axis=1)}
-        return {"test_accuracy": accuracy}, arrays
-
-    return train_run(
-        store,
+    run_ = Run(
         experiment="q3",
         build=build_cnn,
         params=cnn_params(profile, len(prepared.split.x_train)),
-        data=prepared,
         epochs=profile.cnn_epochs,
         batch_size=profile.cnn_batch_size,
         seed=profile.seed,
         keep_weights=True,
         after=test_predictions,
-        progress=progress,
         label="q3 CNN",
-    ), prepared
+    )
+    return train_run(store, run_, prepared, progress=progress), prepared
+
+
+def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
+    """The trained CNN's class and confidence for every test image."""
+    probs = predict(model, data.prepared.x_test)
+    predicted = probs.argmax(axis=1).astype(np.uint8)
+    accuracy = float((predicted == data.prepared.labels_test).mean())
+    arrays = {"test_predicted": predicted, "test_confidence": probs.max(axis=1)}
+    return {"test_accuracy": accuracy}, arrays
 
 
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:

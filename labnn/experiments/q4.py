@@ -11,6 +11,7 @@ from labnn.experiments import q3
 from labnn.experiments.common import Dataset, dataset, restore, train_run
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
+from labnn.runs import Run
 from labnn.store import Entry, Store, code_version
 from labnn.training import predict
 
@@ -28,19 +29,17 @@ def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=N
         y_val=clean.split.x_val,
     )
     spec = {**clean.spec, "noise": profile.ae_train_noise, "noise_seed": [profile.seed, 4]}
-    entry = train_run(
-        store,
+    run_ = Run(
         experiment="q4",
         build=build_autoencoder,
         params={"learning_rate": profile.ae_learning_rate},
-        data=Dataset(clean.prepared, noisy, spec),
         epochs=profile.ae_epochs,
         batch_size=profile.ae_batch_size,
         seed=profile.seed,
         keep_weights=True,
-        progress=progress,
         label="q4 autoencoder",
     )
+    entry = train_run(store, run_, Dataset(clean.prepared, noisy, spec), progress=progress)
     return entry, clean
 
 

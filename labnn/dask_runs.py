@@ -1,0 +1,192 @@
+"""Independent training runs on a Dask cluster (the optional `[dask]` extra).
+
+Workers compute and return results; the client writes the store, so workers
+need no shared filesystem and a run that dies with its worker leaves nothing
+behind. Each worker trains one run at a time with its thread pools limited to
+its own threads, seeded exactly as in-process training is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
+
+from labnn.data import Mnist, load_mnist, verify_mnist
+from labnn.errors import DataError, SchedulerError
+from labnn.runs import Run, compute
+from labnn.scheduler import Scheduler
+from labnn.store import Entry, environment
+from labnn.training import ProgressLine, set_thread_pools
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5
+# A task whose code raises is retried this often; one whose worker dies is
+# rescheduled by Dask itself (up to distributed.scheduler.allowed-failures).
+RETRIES = 2
+
+
+def run_on_dask(
+    how: Scheduler,
+    runs: list[Run],
+    data,
+    *,
+    recipe: Callable[[Mnist], object],
+    mnist: Mnist,
+    progress: ProgressLine,
+    record: Callable[[int, dict, dict, dict], Entry],
+) -> list[Entry]:
+    """Train `runs` on the cluster `how` names; `record(i, results, arrays, meta)`
+    stores run i as soon as it arrives, so an interruption loses only unfinished runs."""
+    with _connect(how) as client:
+        client.register_plugin(WorkerSetup())
+        source = _data_source(client, mnist)
+        _announce(client, how, len(runs), source, progress)
+        futures = {
+            client.submit(train_remotely, run, recipe, data.spec, source, retries=RETRIES,
+                          pure=False): i
+            for i, run in enumerate(runs)
+        }  # fmt: skip
+        entries: list[Entry | None] = [None] * len(runs)
+        try:
+            for done, future in enumerate(as_completed(futures), start=1):
+                i = futures[future]
+                results, arrays, meta = future.result()
+                entries[i] = record(i, results, arrays, meta)
+                progress.note(f"{runs[i].label}: trained on {meta['worker']} in "
+                              f"{results['wall_time_s']:.0f} s ({done}/{len(runs)})")  # fmt: skip
+        except BaseException:  # an error, or Ctrl-C: what finished is stored, drop the rest
+            client.cancel(list(futures))
+            raise
+    return entries
+
+
+@contextmanager
+def _connect(how: Scheduler) -> Iterator[Client]:
+    if how.kind == "local":
+        with LocalCluster(
+            n_workers=how.workers,
+            threads_per_worker=how.threads_per_worker,
+            processes=True,  # TensorFlow's pools and seeds are per process
+            host="127.0.0.1",
+            dashboard_address=":0" if _has_bokeh() else None,
+            silence_logs=logging.ERROR,
+        ) as cluster, Client(cluster) as client:  # fmt: skip
+            yield client
+        return
+    try:
+        client = Client(how.address, timeout=f"{CONNECT_TIMEOUT_S}s")
+    except (OSError, TimeoutError) as error:
+        raise SchedulerError(
+            f"cannot reach the Dask scheduler at {how.address} within {CONNECT_TIMEOUT_S} s "
+            f"({type(error).__name__}): start it (`dask scheduler`) and its workers, or check "
+            "the address; --scheduler none trains in this process"
+        ) from None
+    with client:
+        yield client
+
+
+def _has_bokeh() -> bool:
+    return importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs it
+
+
+def _announce(client: Client, how: Scheduler, n_runs: int, source, progress: ProgressLine):
+    workers = client.scheduler_info()["workers"].values()
+    threads = sorted({w["nthreads"] for w in workers})
+    where = "a local cluster" if how.kind == "local" else how.address
+    data = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
+    text = (f"dask: {n_runs} run(s) on {where}, {len(workers)} worker(s) x "
+            f"{'/'.join(map(str, threads))} thread(s), MNIST from {data}")  # fmt: skip
+    link = _dashboard(client)
+    progress.note(text + (f"; dashboard {link}" if link else ""))
+
+
+def _dashboard(client: Client) -> str | None:
+    services = client.scheduler_info().get("services", {})
+    return client.dashboard_link if "dashboard" in services else None
+
+
+class WorkerSetup(WorkerPlugin):
+    """Give each worker's backend exactly the worker's threads (no oversubscription),
+    and quiet TensorFlow's retracing warnings as the CLI does in-process."""
+
+    name = "labnn-worker-setup"
+
+    def setup(self, worker):
+        logging.getLogger("tensorflow").setLevel(logging.ERROR)
+        if not set_thread_pools(worker.state.nthreads):
+            log.warning("worker %s: the backend's thread pools were already fixed; "
+                        "they may not match its %d thread(s)", worker.address,
+                        worker.state.nthreads)  # fmt: skip
+
+
+def _data_source(client: Client, mnist: Mnist):
+    """None when every worker reads the same MNIST from its own LABNN_DATA_DIR, else
+    the data scattered once to every worker."""
+    answers = client.run(worker_has_mnist, mnist.fingerprint)
+    if answers and all(answers.values()):
+        return None
+    return client.scatter(mnist, broadcast=True)
+
+
+def worker_has_mnist(fingerprint: str) -> bool:
+    """Whether this worker's LABNN_DATA_DIR holds the client's MNIST (and loads it)."""
+    if not os.environ.get("LABNN_DATA_DIR"):
+        return False
+    try:
+        return _own_mnist().fingerprint == fingerprint
+    except DataError as error:
+        log.warning("worker's LABNN_DATA_DIR is not usable: %s", error)
+        return False
+
+
+_cache: dict = {}
+_one_run_at_a_time = threading.Lock()  # seeds and thread pools are per process
+
+
+def train_remotely(run: Run, recipe, data_spec: dict, source: Mnist | None):
+    """On a worker: rebuild the run's data, check it is the client's, and train."""
+    with _one_run_at_a_time:
+        mnist = _own_mnist() if source is None else _verified(source)
+        if mnist.fingerprint != data_spec["fingerprint"]:
+            raise DataError(
+                f"worker {get_worker().address} has MNIST {mnist.fingerprint}, the client "
+                f"{data_spec['fingerprint']}: give the workers the client's data "
+                "(or unset their LABNN_DATA_DIR so it is sent to them)"
+            )
+        data = _dataset(recipe, mnist, data_spec)
+        started = time.time()
+        results, arrays = compute(run, data)
+        meta = {**environment(), "worker": get_worker().address, "started": started}
+        return results, arrays, meta
+
+
+def _own_mnist() -> Mnist:
+    if "own" not in _cache:
+        _cache["own"] = load_mnist(os.environ["LABNN_DATA_DIR"], download=False)
+    return _cache["own"]
+
+
+def _verified(mnist: Mnist) -> Mnist:
+    key = ("sent", id(mnist))
+    if key not in _cache:
+        _cache[key] = verify_mnist(mnist, origin="MNIST sent by the client")
+    return _cache[key]
+
+
+def _dataset(recipe, mnist: Mnist, data_spec: dict):
+    key = ("data", json.dumps(data_spec, sort_keys=True))
+    if key not in _cache:
+        data = recipe(mnist)
+        if data.spec != data_spec:
+            raise AssertionError(f"the recipe built {data.spec}, the client has {data_spec}")
+        _cache[key] = data
+    return _cache[key]

@@ -1,0 +1,175 @@
+"""The sweep on a Dask cluster on 127.0.0.1: same runs, same numbers, faults survived."""
+
+import json
+import os
+import signal
+import socket
+import threading
+import time
+from functools import partial
+
+import numpy as np
+import pytest
+
+distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
+
+from labnn.errors import ConfigError, SchedulerError  # noqa: E402
+from labnn.experiments import q2d  # noqa: E402
+from labnn.experiments.common import dataset  # noqa: E402
+from labnn.profiles import QUICK, override  # noqa: E402
+from labnn.scheduler import parse_scheduler  # noqa: E402
+from labnn.store import Store  # noqa: E402
+from report.cli import main  # noqa: E402
+
+# Across thread counts (the test process has 2, each worker 1) TensorFlow sums
+# in another order: float-level differences, which 3 epochs of SGD at lr 0.1
+# can grow to a few validation images. On the same thread count runs are identical.
+ACCURACY_TOLERANCE = 0.01
+LOSS_RTOL = 0.01
+
+
+@pytest.fixture(scope="module")
+def cluster_without_data():
+    """2 workers x 1 thread whose environment has no MNIST: the client sends it."""
+    with distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+        env={"LABNN_DATA_DIR": ""},
+    ) as cluster:
+        yield cluster
+
+
+def sweep_runs(mnist, store, scheduler):
+    profile = override(QUICK, {"scheduler": scheduler})
+    return q2d.sweep(profile, dataset(profile, mnist), store, data=mnist)
+
+
+def test_local_cluster_sweep_stores_what_the_sequential_path_stores(mnist, quick_store, tmp_path):
+    sequential = sweep_runs(mnist, quick_store, "none")
+    store = Store(tmp_path)
+    on_dask = sweep_runs(mnist, store, "local:2")
+
+    assert store.computed == len(sequential) == len(QUICK.sweep_factors) * 2
+    assert [e.key for e in on_dask] == [e.key for e in sequential]
+    for ours, theirs in zip(on_dask, sequential, strict=True):
+        assert ours.meta["worker"].startswith("tcp://127.0.0.1:")
+        for metric, values in theirs.results["history"].items():
+            got = np.array(ours.results["history"][metric])
+            if metric.endswith("accuracy"):
+                np.testing.assert_allclose(got, values, atol=ACCURACY_TOLERANCE)
+            else:
+                np.testing.assert_allclose(got, values, rtol=LOSS_RTOL)
+
+
+def test_a_run_gives_identical_numbers_on_either_worker(mnist, cluster_without_data):
+    from labnn.dask_runs import train_remotely
+
+    profile = QUICK
+    data_spec = dataset(profile, mnist).spec
+    with distributed.Client(cluster_without_data) as client:
+        sent = client.scatter(mnist, broadcast=True)
+        workers = list(client.scheduler_info()["workers"])
+        histories = [
+            client.submit(train_remotely, _one_run(profile), partial(dataset, profile), data_spec,
+                          sent, workers=[w], pure=False).result()[0]["history"]
+            for w in workers
+        ]  # fmt: skip
+    assert histories[0] == histories[1]
+
+
+def test_a_killed_worker_still_leaves_every_run_stored_exactly_once(
+    mnist, cluster_without_data, tmp_path
+):
+    store = Store(tmp_path)
+    profile = override(QUICK, {"scheduler": cluster_without_data.scheduler_address})
+    result = {}
+    sweep = threading.Thread(
+        target=lambda: result.update(
+            entries=q2d.sweep(profile, dataset(profile, mnist), store, data=mnist)
+        )  # fmt: skip
+    )
+    sweep.start()
+    with distributed.Client(cluster_without_data) as client:
+        victim = _busy_worker(client, store)
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)
+    sweep.join(timeout=600)
+
+    assert not sweep.is_alive()
+    expected = len(QUICK.sweep_factors) * QUICK.sweep_replicates
+    assert len(result["entries"]) == expected
+    assert store.computed == expected
+    folders = [p for p in (tmp_path / "entries").iterdir()]
+    assert sorted(p.name for p in folders) == sorted(e.key for e in result["entries"])
+    for folder in folders:  # every entry complete, nothing half-written left behind
+        assert json.loads((folder / "entry.json").read_text())["results"]["history"]
+
+
+def test_an_unreachable_scheduler_fails_fast_with_a_clear_error(mnist, tmp_path):
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    started = time.perf_counter()
+    with pytest.raises(SchedulerError, match=f"cannot reach the Dask scheduler at {address}"):
+        sweep_runs(mnist, Store(tmp_path), address)
+    assert time.perf_counter() - started < 30
+
+
+def test_the_cli_reports_an_unreachable_scheduler_in_one_line(data_dir, tmp_path, capsys):
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    code = main(["build", "--profile", "quick", "--only", "q2d", "--no-pdf", "-q",
+                 "--data-dir", str(data_dir), "--store", str(tmp_path / "store"),
+                 "--out", str(tmp_path / "out"), "--scheduler", address])  # fmt: skip
+    assert code == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(f"report: error: cannot reach the Dask scheduler at {address}")
+    assert "--scheduler none" in error
+
+
+@pytest.mark.parametrize("text", ["local:0", "local:x", "dask", "tcp://host", "127.0.0.1:8786"])
+def test_a_bad_scheduler_value_names_the_valid_forms(text):
+    with pytest.raises(ConfigError, match="none, local:N .* tcp://host:port"):
+        override(QUICK, {"scheduler": text})
+
+
+def test_scheduler_values_parse():
+    assert parse_scheduler("none").kind == "none"
+    assert parse_scheduler("local:2").workers == 2
+    assert parse_scheduler("tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
+
+
+def test_where_runs_train_does_not_rename_the_profile():
+    assert override(QUICK, {"scheduler": "local:2"}).name == "quick"
+
+
+def _one_run(profile):
+    from labnn.models import build_hinton_mlp
+    from labnn.runs import Run
+
+    return Run(
+        experiment="q2d",
+        build=build_hinton_mlp,
+        params={"l2": 1e-4, "learning_rate": profile.sweep_learning_rate},
+        epochs=profile.sweep_epochs,
+        batch_size=profile.sweep_batch_size,
+        seed=profile.seed,
+        keep_weights=True,
+    )
+
+
+def _busy_worker(client, store, timeout=300) -> str:
+    """A worker in the middle of a run, once at least one run has been stored."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        busy = [w for w, tasks in client.processing().items() if tasks]
+        if busy and store.computed >= 1:
+            return busy[0]
+        time.sleep(0.05)
+    raise AssertionError("no worker started a run")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:  # bound and released: nothing listens there
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
