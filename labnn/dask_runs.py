@@ -17,14 +17,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
+from distributed import Client, LocalCluster, as_completed, get_worker
 
 from labnn.data import Mnist, load_mnist, verify_mnist
 from labnn.errors import DataError, SchedulerError
 from labnn.runs import Run, compute
 from labnn.scheduler import Scheduler
 from labnn.store import Entry, environment
-from labnn.training import ProgressLine, set_thread_pools
+from labnn.training import ProgressLine
+from labnn.worker_setup import WorkerSetup
 
 log = logging.getLogger(__name__)
 
@@ -112,20 +113,6 @@ def _announce(client: Client, how: Scheduler, n_runs: int, source, progress: Pro
 def _dashboard(client: Client) -> str | None:
     services = client.scheduler_info().get("services", {})
     return client.dashboard_link if "dashboard" in services else None
-
-
-class WorkerSetup(WorkerPlugin):
-    """Give each worker's backend exactly the worker's threads (no oversubscription),
-    and quiet TensorFlow's retracing warnings as the CLI does in-process."""
-
-    name = "labnn-worker-setup"
-
-    def setup(self, worker):
-        logging.getLogger("tensorflow").setLevel(logging.ERROR)
-        if not set_thread_pools(worker.state.nthreads):
-            log.warning("worker %s: the backend's thread pools were already fixed; "
-                        "they may not match its %d thread(s)", worker.address,
-                        worker.state.nthreads)  # fmt: skip
 
 
 def _data_source(client: Client, mnist: Mnist):

@@ -117,6 +117,30 @@ def sweep_curves(runs: list[dict], *, name: str) -> str:
         return to_svg(figure, name)
 
 
+def variant_errors(
+    rows: list[dict], final: dict, *, chosen: str, hinton_error: float, name: str
+) -> str:
+    """Test error per training protocol (mean ± std over replicates trained on the
+    training part), the chosen protocol retrained on all training images, and
+    Hinton's error as a line."""
+    with matplotlib.rc_context(_STYLE):
+        figure = _figure(6.0, 0.45 * (len(rows) + 1) + 1.0)
+        axes = figure.subplots()
+        labels = [row["name"] for row in rows] + [f"{chosen}, all training images"]
+        means = [1 - row["test"]["mean"] for row in rows] + [1 - final["mean"]]
+        stds = [row["test"]["std"] for row in rows] + [final["std"]]
+        colours = [BLUE] * len(rows) + [ORANGE]
+        y = np.arange(len(labels))[::-1]
+        for yi, mean, std, colour in zip(y, means, stds, colours, strict=True):
+            axes.errorbar([100 * mean], [yi], xerr=[100 * std], fmt="o", color=colour, capsize=4)
+        axes.axvline(100 * hinton_error, color=RED, ls="--", lw=1,
+                     label=f"Hinton ({100 * hinton_error:.2f} %)")  # fmt: skip
+        axes.set_yticks(y, labels)
+        axes.set_xlabel("test error (%), mean ± std over replicates")
+        axes.legend(loc="lower right", fontsize=8)
+        return to_svg(figure, name)
+
+
 def confusion_matrix(matrix: list[list[int]], *, name: str) -> str:
     """Counts of true digit (rows) by predicted digit (columns), errors emphasised."""
     counts = np.asarray(matrix)

@@ -81,6 +81,49 @@ def _mlp(name: str, *, hidden, l2: float, learning_rate: float, seed: int) -> ke
     return model
 
 
+def build_hinton_variant(
+    *,
+    l2: float = 1e-4,
+    hidden: tuple[int, ...] = (500, 300),
+    learning_rate: float = 0.1,
+    momentum: float = 0.0,
+    decay_steps: int = 0,
+    dropout: float = 0.0,
+    seed: int = 0,
+) -> keras.Model:
+    """Hinton's 784-500-300-10 MLP under a changed training protocol (question 2e).
+
+    With the defaults it is `build_hinton_mlp` exactly (same layers, same initial
+    weights for a seed). `momentum` > 0 uses SGD with momentum; `decay_steps` > 0
+    decays the learning rate to 0 along a cosine over that many steps; `dropout` > 0
+    drops that fraction of each hidden layer's outputs while training.
+    """
+    seeds = _Seeds(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+    model = keras.Sequential(name="hinton_variant")
+    model.add(keras.Input(shape=INPUT_SHAPE, name="image"))
+    model.add(layers.Flatten(name="flatten"))
+    for i, units in enumerate(hidden, start=1):
+        model.add(layers.Dense(units, activation="relu", kernel_initializer=seeds.glorot(),
+                               kernel_regularizer=regularizer, name=f"hidden{i}"))  # fmt: skip
+        if dropout > 0:
+            model.add(layers.Dropout(dropout, seed=seed * 1000 + 100 + i, name=f"dropout{i}"))
+    model.add(
+        layers.Dense(
+            NUM_CLASSES, activation="softmax", kernel_initializer=seeds.glorot(), name="output"
+        )
+    )
+    rate = learning_rate
+    if decay_steps > 0:
+        rate = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=decay_steps)
+    model.compile(
+        optimizer=keras.optimizers.SGD(learning_rate=rate, momentum=momentum),
+        loss="categorical_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
 def build_cnn(
     *,
     filters: tuple[int, int] = (32, 64),

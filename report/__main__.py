@@ -1,4 +1,3 @@
-import contextlib
 import os
 
 # Keep TensorFlow's C++ start-up messages off the user's terminal: the log level
@@ -6,20 +5,9 @@ import os
 # so the native stderr is muted while Keras imports. Python errors still surface.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from labnn.quiet import native_stderr_muted  # noqa: E402
 
-@contextlib.contextmanager
-def _native_stderr_muted():
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-with _native_stderr_muted():
+with native_stderr_muted():
     import keras  # noqa: F401
 
 from report.cli import main  # noqa: E402

@@ -24,6 +24,7 @@ ITEMS = {
     "q2c": [("figure", "fig-q2c-curves")],
     "q2d": [("figure", "fig-q2d-sweep"), ("table", "tab-q2d-factors"),
             ("figure", "fig-q2d-curves")],
+    "q2e": [("table", "tab-q2e-variants"), ("figure", "fig-q2e-errors")],
     "q3": [("table", "tab-q3-layers"), ("figure", "fig-q3-curves"),
            ("figure", "fig-q3-confusion")],
     "q4a": [("figure", "fig-q4a-diagram"), ("table", "tab-q4a-layers"), ("equation", "eq-bce"),
@@ -164,6 +165,19 @@ def _derived(name: str, r: dict) -> dict:
             "short_of_hinton": r["test"]["gap"] > 0,
             "test_error": 1 - r["test"]["mean"],
         }
+    if name == "q2e":
+        final, baseline = r["final"], r["baseline_test"]
+        return {
+            "test_error": 1 - final["mean"],
+            "gain_over_baseline": final["mean"] - baseline["mean"],
+            # Given the 95 % interval of our mean: above it is short of Hinton, inside it
+            # reaches him (we cannot tell the two apart), below it exceeds him.
+            "short_of_hinton": final["high"] < answers.HINTON_ACCURACY,
+            "exceeds_hinton": final["low"] > answers.HINTON_ACCURACY,
+            "chosen_is_baseline": r["chosen"] == "assignment",
+            "best_variant_gain": max(row["validation"]["mean"] for row in r["rows"])
+            - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
+        }
     if name == "q3":
         return {"test_error": 1 - r["test_accuracy"],
                 "conv_blocks": sum(layer["kind"] == "Conv2D" for layer in r["layers"]),
@@ -190,6 +204,14 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
             name="q2d-sweep",
         )
         made["fig-q2d-curves"] = figures.sweep_curves(r["runs"], name="q2d-curves")
+    elif name == "q2e":
+        made["fig-q2e-errors"] = figures.variant_errors(
+            r["rows"],
+            r["final"],
+            chosen=r["chosen"],
+            hinton_error=answers.HINTON_TEST_ERROR,
+            name="q2e",
+        )
     elif name == "q3":
         made["fig-q3-curves"] = figures.training_curves(r["history"], title="CNN", name="q3c")
         made["fig-q3-confusion"] = figures.confusion_matrix(r["confusion"], name="q3m")

@@ -6,14 +6,14 @@ import time
 from dataclasses import dataclass
 
 from labnn.data import Mnist
-from labnn.experiments import q1, q2a, q2b, q2c, q2d, q3, q4a, q4b, q4c, q4d
+from labnn.experiments import q1, q2a, q2b, q2c, q2d, q2e, q3, q4a, q4b, q4c, q4d
 from labnn.profiles import Profile
 from labnn.store import MissingRun, Store
 from labnn.training import ProgressLine
 
 # The report's sections, in the assignment's order.
 SECTIONS = {
-    "q1": q1, "q2a": q2a, "q2b": q2b, "q2c": q2c, "q2d": q2d,
+    "q1": q1, "q2a": q2a, "q2b": q2b, "q2c": q2c, "q2d": q2d, "q2e": q2e,
     "q3": q3, "q4a": q4a, "q4b": q4b, "q4c": q4c, "q4d": q4d,
 }  # fmt: skip
 

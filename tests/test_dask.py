@@ -4,6 +4,8 @@ import json
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from functools import partial
@@ -20,6 +22,7 @@ from labnn.profiles import QUICK, override  # noqa: E402
 from labnn.scheduler import parse_scheduler  # noqa: E402
 from labnn.store import Store  # noqa: E402
 from report.cli import main  # noqa: E402
+from tests.conftest import REPO  # noqa: E402
 
 # Across thread counts (the test process has 2, each worker 1) TensorFlow sums
 # in another order: float-level differences, which 3 epochs of SGD at lr 0.1
@@ -173,3 +176,27 @@ def _free_port() -> int:
     with socket.socket() as sock:  # bound and released: nothing listens there
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def test_ctrl_c_keeps_finished_runs_and_the_next_build_resumes(data_dir, tmp_path):
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "report", "build", "--profile", "quick", "--only", "q2d",
+               "--no-pdf", "--data-dir", str(data_dir), "--store", str(store),
+               "--out", str(tmp_path / "out")]  # fmt: skip
+    client = subprocess.Popen([*command, "--scheduler", "local:2"], cwd=REPO,
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 300
+    while not list(store.glob("entries/*/entry.json")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    client.send_signal(signal.SIGINT)
+    _, stderr = client.communicate(timeout=120)
+
+    assert client.returncode == 130, stderr[-2000:]
+    assert "interrupted; finished runs are stored" in stderr
+    kept = len(list(store.glob("entries/*/entry.json")))
+    total = len(QUICK.sweep_factors) * QUICK.sweep_replicates
+    assert 1 <= kept < total
+    resumed = subprocess.run([*command, "--scheduler", "none"], cwd=REPO, capture_output=True,
+                             text=True, timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"trained {total - kept} run(s), reused {kept}" in resumed.stderr

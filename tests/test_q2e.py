@@ -1,0 +1,77 @@
+"""Question 2e: protocol variants from the profile, chosen without the test set."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from labnn import answers
+from labnn.experiments import q2e
+from labnn.experiments.common import Dataset, dataset
+from labnn.models import build_hinton_mlp, build_hinton_variant
+from labnn.profiles import QUICK, override
+from labnn.training import evaluate
+
+
+class Sealed:
+    """Stands in for the test set: any use of it fails the test."""
+
+    def _touched(self, *args, **kwargs):
+        raise AssertionError("the test set was touched before the choice was made")
+
+    __getattr__ = __getitem__ = __len__ = __array__ = __iter__ = _touched
+
+
+def sealed(data: Dataset) -> Dataset:
+    prepared = replace(data.prepared, x_test=Sealed(), y_test=Sealed(), labels_test=Sealed())
+    return Dataset(prepared, data.split, data.spec)
+
+
+def test_variants_are_built_from_the_profile():
+    profile = override(QUICK, {"variant_momentum": "0.5", "variant_momentum_learning_rate": "0.05",
+                               "variant_dropout": "0.3", "variant_longer_epochs": "7"})  # fmt: skip
+    settings = {name: q2e.variant_settings(profile, name, steps_per_epoch=40)
+                for name in profile.variants}  # fmt: skip
+    assert settings["momentum"]["params"] == {"momentum": 0.5, "learning_rate": 0.05}
+    assert settings["cosine"]["params"] == {"decay_steps": profile.sweep_epochs * 40}
+    assert settings["longer"]["epochs"] == 7
+    model = build_hinton_variant(**settings["dropout"]["params"], **settings["momentum"]["params"])
+    assert [layer.rate for layer in model.layers if "dropout" in layer.name] == [0.3, 0.3]
+    assert float(model.optimizer.momentum) == 0.5
+
+
+def test_an_unknown_variant_is_refused_with_the_valid_names():
+    with pytest.raises(Exception, match="variants must be distinct names out of momentum"):
+        override(QUICK, {"variants": "momentum,adam"})
+
+
+def test_the_variant_builder_with_defaults_is_hintons_network():
+    ours, theirs = build_hinton_variant(l2=1e-4, seed=3), build_hinton_mlp(l2=1e-4, seed=3)
+    for a, b in zip(ours.get_weights(), theirs.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_the_seal_fails_when_the_test_set_is_used(mnist):
+    data = sealed(dataset(QUICK, mnist))
+    with pytest.raises(AssertionError, match="test set was touched"):
+        evaluate(build_hinton_mlp(), data.prepared.x_test, data.prepared.y_test)
+
+
+def test_the_choice_uses_no_test_data(mnist, quick_store):
+    data = sealed(dataset(QUICK, mnist))
+    variants, rows, chosen, l2 = q2e.select(QUICK, data, quick_store, data=mnist)
+    assert [row["name"] for row in rows] == ["assignment", *QUICK.variants]
+    assert chosen == max(rows, key=lambda row: row["validation"]["mean"])
+    assert all(len(entries) == QUICK.variant_replicates for entries in variants.values())
+
+
+def test_q2e_retrains_the_choice_on_all_training_images(mnist, quick_store):
+    result = q2e.run(QUICK, mnist, quick_store)
+    final = result["final"]
+    assert final["train_size"] == QUICK.n_train
+    assert len(final["accuracies"]) == QUICK.variant_replicates
+    assert final["gap"] == pytest.approx(answers.HINTON_ACCURACY - np.mean(final["accuracies"]))
+    assert final["low"] <= final["mean"] <= final["high"]
+    assert all(0.5 < row["test"]["mean"] <= 1 for row in result["rows"])  # far above chance
+    longer = next(row for row in result["rows"] if row["name"] == "longer")
+    assert longer["epochs"] == QUICK.variant_longer_epochs
