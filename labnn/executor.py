@@ -11,7 +11,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from labnn.runs import Run, compute
-from labnn.scheduler import parse_scheduler
+from labnn.scheduler import parse_scheduler, resolve
 from labnn.store import Entry, MissingRun, Store
 from labnn.training import ProgressLine
 
@@ -27,7 +27,7 @@ def run_all(
     *,
     recipe: Callable[[Mnist], Dataset],
     mnist: Mnist,
-    scheduler: str = "none",
+    scheduler: str = "auto",
     progress: ProgressLine | None = None,
 ) -> list[Entry]:
     """The stored entry of every run in `runs` (all on `data`), training the missing ones.
@@ -43,18 +43,26 @@ def run_all(
     missing = [i for i, spec in enumerate(specs) if store.lookup(spec) is None]
     if store.offline and missing:
         raise MissingRun([specs[i] for i in missing])
-    how = parse_scheduler(scheduler)
+    samples = sum(runs[i].epochs for i in missing) * len(data.split.x_train)
+    how = resolve(parse_scheduler(scheduler), runs=len(missing), samples=samples)
     if how.kind == "none" or not missing:
         return _run_here(store, runs, data, progress)
     from labnn.dask_runs import run_on_dask  # Dask is an optional extra
 
-    computed = run_on_dask(
-        how, [runs[i] for i in missing], data, recipe=recipe, mnist=mnist, progress=progress,
-        record=lambda i, *payload: store.record(specs[missing[i]], *payload),
-    )  # fmt: skip
-    done = dict(zip(missing, computed, strict=True))
-    return [done.get(i) or _stored(store, spec, runs[i].label, progress)
-            for i, spec in enumerate(specs)]  # fmt: skip
+    done = {}
+    with store.claim([specs[i] for i in missing]) as claimed:  # exactly once across builds
+        ours = [missing[c] for c in claimed]
+        if ours:
+            computed = run_on_dask(
+                how, [runs[i] for i in ours], data, recipe=recipe, mnist=mnist,
+                progress=progress,
+                record=lambda c, *payload: store.record(specs[ours[c]], *payload),
+            )  # fmt: skip
+            done = dict(zip(ours, computed, strict=True))
+    # The rest is stored, or being trained by another build: wait for it and read it
+    # (or train it here, should that build have died).
+    return [done.get(i) or _run_here(store, [runs[i]], data, progress)[0]
+            for i in range(len(runs))]  # fmt: skip
 
 
 def _run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLine) -> list:
@@ -76,13 +84,6 @@ def _run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLi
             trained_seconds += time.perf_counter() - started
             trained += 1
     return entries
-
-
-def _stored(store: Store, spec: dict, label: str, progress: ProgressLine) -> Entry:
-    def vanished():
-        raise AssertionError("a run found in the store a moment ago is gone from it")
-
-    return store.run(spec, vanished, on_hit=lambda entry: _note_stored(progress, label, entry))
 
 
 def _note_stored(progress: ProgressLine, label: str, entry: Entry):

@@ -125,9 +125,10 @@ class Profile:
     # Denoising counts as working while it adds more than this to the CNN's accuracy.
     denoising_margin: float = 0.01
     generated_per_class: int = 100
-    # Where independent runs (the sweep) train: none, local:N or tcp://host:port.
-    # Not part of any store key: a run gives the same numbers wherever it runs.
-    scheduler: str = "none"
+    # Where independent runs (the sweeps of 2d and 2e) train: auto (a local Dask cluster
+    # when Dask is installed and it pays, else in-process), none, local:N or
+    # tcp://host:port. Not part of any store key: runs give the same numbers anywhere.
+    scheduler: str = "auto"
 
     def __post_init__(self):
         _check(self)

@@ -13,6 +13,7 @@ second process wait for a run the first is computing instead of repeating it.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import inspect
@@ -272,6 +273,21 @@ class Store:
         os.rename(tmp, target)
         _fsync(target.parent)
 
+    @contextlib.contextmanager
+    def claim(self, specs: list[dict]):
+        """Lock the runs of `specs` that no other process is computing and that are
+        still missing; yields their indices. Runs elsewhere claimed are left out:
+        `run` later waits for them and reads what that process stored."""
+        with contextlib.ExitStack() as held:
+            claimed = []
+            for i, spec in enumerate(specs):
+                lock = self._lock(self.key(spec))
+                if lock.try_acquire():
+                    held.callback(lock.release)
+                    if self.lookup(spec) is None:  # not finished meanwhile elsewhere
+                        claimed.append(i)
+            yield claimed
+
     def _lock(self, key: str):
         locks = self.root / "locks"
         locks.mkdir(parents=True, exist_ok=True)
@@ -292,6 +308,19 @@ class _FileLock:
         return self
 
     def __exit__(self, *exc):
+        self.release()
+
+    def try_acquire(self) -> bool:
+        """Take the lock if nobody holds it; False (and nothing held) otherwise."""
+        self.handle = open(self.path, "a")  # noqa: SIM115 - held until release
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            return False
+        return True
+
+    def release(self):
         fcntl.flock(self.handle, fcntl.LOCK_UN)
         self.handle.close()
 

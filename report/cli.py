@@ -56,10 +56,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated sections to build, e.g. q2d,q3; the others "
                        "come from the store or are marked not run")  # fmt: skip
     build.add_argument("--scheduler", default=None, metavar="WHERE",
-                       help="where the sweep's independent runs train: none (in this "
-                       "process, the default), local:N (a Dask cluster of N workers here) "
-                       "or tcp://host:port (an existing Dask scheduler); needs the [dask] "
-                       "extra unless none")  # fmt: skip
+                       help="where the sweeps' independent runs train: auto (default: a "
+                       "local Dask cluster of single-threaded workers when the [dask] extra "
+                       "is installed, else in this process), none (in this process), "
+                       "local:N (N Dask workers here) or tcp://host:port (a running Dask "
+                       "scheduler)")  # fmt: skip
     build.add_argument("--force", action="store_true", help="re-run even what is stored")
     build.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     build.add_argument("--benchmarks", type=Path, default=Path(".benchmarks"),

@@ -128,7 +128,7 @@ def _show(value) -> str:
     if value is None:
         return "all"
     if isinstance(value, tuple):
-        return ", ".join(f"{v:g}" for v in value)
+        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 

@@ -125,8 +125,8 @@ def test_only_builds_just_its_sections(tmp_path, data_dir, capsys):
     err = capsys.readouterr().err
     assert "trained 0 run(s)" in err
     html = (tmp_path / "out" / "report.html").read_text()
-    # q1, q2a and q2b need no training; the seven sections that do wait for their runs.
-    assert html.count('class="notrun"') == 7
+    # q1, q2a and q2b need no training; the eight sections that do wait for their runs.
+    assert html.count('class="notrun"') == 8
     assert "55,050" in html
 
 

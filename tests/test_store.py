@@ -93,7 +93,10 @@ def test_code_version_follows_the_builder_that_changed():
 
 # -- sweeps across processes ----------------------------------------------------------
 
-TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2)
+# In this process, one run after another: what these tests are about (the Dask path has
+# its own tests in test_dask.py).
+TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2,
+            scheduler="none")  # fmt: skip
 CHILD = textwrap.dedent(
     f"""
     import os, signal, sys
