@@ -22,7 +22,7 @@ from labnn.training import evaluate
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     prepared = dataset(profile, data)
     entries = sweep(profile, prepared, store, data=data, progress=progress)
-    runs = [_run_row(entry) for entry in entries]
+    runs = [run_row(entry) for entry in entries]
     summary = answers.sweep_summary(runs)
     chosen = [e for e in entries if e.spec["model"]["l2"] == summary["best_l2"]]
     test = [_test_accuracy(entry, prepared) for entry in chosen]
@@ -80,7 +80,8 @@ def summary_values(summary: dict) -> list[float]:
     return best["values"]
 
 
-def _run_row(entry) -> dict:
+def run_row(entry) -> dict:
+    """One sweep run's factor, seed, final accuracies and history."""
     history = entry.results["history"]
     return {
         "l2": entry.spec["model"]["l2"],

@@ -31,7 +31,9 @@ BASELINE = "assignment"
 def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> dict:
     """What `name` changes: builder parameters, epochs and a description for the report."""
     epochs = profile.sweep_epochs
-    if name == "momentum":
+    if name == BASELINE:
+        params, text = {}, f"2d's protocol at its chosen factor, {epochs} epochs"
+    elif name == "momentum":
         params = {"momentum": profile.variant_momentum,
                   "learning_rate": profile.variant_momentum_learning_rate}  # fmt: skip
         text = (f"SGD with momentum {profile.variant_momentum:g} at learning rate "
@@ -62,9 +64,8 @@ def select(profile: Profile, split: Dataset, store: Store, *, data: Mnist, progr
         profile, split, store, l2=l2, data=data, progress=progress
     )
     steps = math.ceil(len(split.split.x_train) / profile.sweep_batch_size)
-    described = {BASELINE: f"2d's protocol at its chosen factor, {profile.sweep_epochs} epochs"}
-    described |= {name: variant_settings(profile, name, steps_per_epoch=steps)["description"]
-                  for name in profile.variants}  # fmt: skip
+    described = {name: variant_settings(profile, name, steps_per_epoch=steps)["description"]
+                 for name in variants}  # fmt: skip
     rows = [_validation_row(name, entries, described[name]) for name, entries in variants.items()]
     return variants, rows, choose(rows), l2
 
@@ -126,7 +127,7 @@ def full_dataset(profile: Profile, mnist: Mnist) -> Dataset:
 def _baseline(profile, split: Dataset, store: Store, *, data, progress):
     """2d's runs at its chosen factor (chosen on validation only), and that factor."""
     entries = q2d.sweep(profile, split, store, data=data, progress=progress)
-    summary = answers.sweep_summary([_sweep_row(e) for e in entries])
+    summary = answers.sweep_summary([q2d.run_row(e) for e in entries])
     l2 = summary["best_l2"]
     chosen = [e for e in entries if e.spec["model"]["l2"] == l2]
     return chosen[: profile.variant_replicates], l2
@@ -166,16 +167,8 @@ def _retrain(profile, chosen: dict, l2: float, store: Store, *, data, progress) 
     """The chosen protocol again, on all training images, same seeds."""
     all_data = full_dataset(profile, data)
     steps = math.ceil(len(all_data.split.x_train) / profile.sweep_batch_size)
-    if chosen["name"] == BASELINE:
-        runs = [Run(experiment="q2e", build=build_hinton_variant,
-                    params={"l2": l2, "learning_rate": profile.sweep_learning_rate},
-                    epochs=profile.sweep_epochs, batch_size=profile.sweep_batch_size,
-                    seed=profile.seed + r, keep_weights=True, label=f"q2e {BASELINE}")
-                for r in range(profile.variant_replicates)]  # fmt: skip
-    else:
-        runs = _runs(profile, chosen["name"], l2, steps)
     runs = [replace(run, label=f"{run.label}, all {len(all_data.split.x_train)} images")
-            for run in runs]  # fmt: skip
+            for run in _runs(profile, chosen["name"], l2, steps)]  # fmt: skip
     return run_all(store, runs, all_data, recipe=partial(full_dataset, profile), mnist=data,
                    scheduler=profile.scheduler, progress=progress)  # fmt: skip
 
@@ -191,11 +184,6 @@ def _validation_row(name: str, entries: list[Entry], description: str) -> dict:
         "curves": [e.results["history"]["val_accuracy"] for e in entries],
         "wall_time_s": sum(e.results["wall_time_s"] for e in entries),
     }
-
-
-def _sweep_row(entry: Entry) -> dict:
-    return {"l2": entry.spec["model"]["l2"], "seed": entry.spec["training"]["seed"],
-            "val_accuracy": final(entry.results["history"], "val_accuracy")}  # fmt: skip
 
 
 def _test_accuracy(entry: Entry, data: Dataset) -> float:
