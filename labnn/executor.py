@@ -46,7 +46,7 @@ def run_all(
     samples = sum(runs[i].epochs for i in missing) * len(data.split.x_train)
     how = resolve(parse_scheduler(scheduler), runs=len(missing), samples=samples)
     if how.kind == "none" or not missing:
-        return _run_here(store, runs, data, progress)
+        return run_here(store, runs, data, progress)
     from labnn.dask_runs import run_on_dask  # Dask is an optional extra
 
     done = {}
@@ -61,11 +61,12 @@ def run_all(
             done = dict(zip(ours, computed, strict=True))
     # The rest is stored, or being trained by another build: wait for it and read it
     # (or train it here, should that build have died).
-    return [done.get(i) or _run_here(store, [runs[i]], data, progress)[0]
+    return [done.get(i) or run_here(store, [runs[i]], data, progress)[0]
             for i in range(len(runs))]  # fmt: skip
 
 
-def _run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLine) -> list:
+def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLine) -> list:
+    """Each run from the store, or trained in this process and stored, in order."""
     entries, trained_seconds, trained = [], 0.0, 0
     for i, run in enumerate(runs):
         eta = ""

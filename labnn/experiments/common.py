@@ -9,8 +9,9 @@ from dataclasses import dataclass
 import keras
 
 from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
+from labnn.executor import run_here
 from labnn.profiles import Profile
-from labnn.runs import Run, compute
+from labnn.runs import Run
 from labnn.store import Entry, Store
 from labnn.training import ProgressLine
 
@@ -40,12 +41,7 @@ def dataset(profile: Profile, mnist: Mnist, *, flatten: bool = False) -> Dataset
 
 def train_run(store: Store, run: Run, data: Dataset, *, progress: ProgressLine | None = None):
     """One training run, from the store when it is there, else trained and stored."""
-
-    def stored(entry: Entry):
-        if progress is not None:
-            progress.note(f"{run.label}: stored ({entry.key[:10]})")
-
-    return store.run(run.spec(data), lambda: compute(run, data, progress=progress), on_hit=stored)
+    return run_here(store, [run], data, progress or ProgressLine(quiet=True))[0]
 
 
 def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:
