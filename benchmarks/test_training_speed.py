@@ -3,7 +3,9 @@
 
 Each round trains one epoch over a fixed slice of real MNIST; a warm-up round
 first traces and compiles. The two paths alternate round by round; their ratio is
-in the saved JSON (`extra_info.ratio_to_fit`).
+in the saved JSON (`extra_info.ratio_to_fit`). `hinton_sweep` is one of the sweep's
+stacks: five Hinton MLPs, one per L2 factor, on labnn's path against one plain
+`fit`, in samples per second over all five runs.
 """
 
 import time
@@ -20,20 +22,30 @@ from labnn.models import (
     build_notebook_mlp,
     training_flops,
 )
+from labnn.profiles import PROFILES
+from labnn.stacked import enabled, train_stack
 from labnn.training import train
 
-# model -> (builder, batch size, slice size for a round of about a second on 2 cores)
+# model -> (builder, batch size, slice size for a round of about a second on 2 cores,
+#           L2 factors of the runs trained together, or None for one run)
+SWEEP_FACTORS = PROFILES["full"].sweep_factors
 MODELS = {
-    "notebook_mlp": (build_notebook_mlp, 128, 55000),
-    "hinton_mlp": (build_hinton_mlp, 128, 30000),
-    "cnn": (build_cnn, 128, 6000),
-    "autoencoder": (build_autoencoder, 64, 30000),
+    "notebook_mlp": (build_notebook_mlp, 128, 55000, None),
+    "hinton_mlp": (build_hinton_mlp, 128, 30000, None),
+    "hinton_sweep": (build_hinton_mlp, 128, 12000, SWEEP_FACTORS),
+    "cnn": (build_cnn, 128, 6000, None),
+    "autoencoder": (build_autoencoder, 64, 30000, None),
 }
 ROUNDS, WARMUP = 5, 1
 
 
-def labnn_path(model, data, batch_size):
-    result = train(model, data, epochs=1, batch_size=batch_size, seed=0)
+def labnn_path(models, data, batch_size, stacked):
+    """One epoch the way the report trains these models: the fast path for the
+    Hinton MLPs (`labnn.stacked`), `labnn.training.train` for the others."""
+    if stacked:
+        results = train_stack(models, data, epochs=1, batch_size=batch_size, seed=0)
+        return results[0].history["loss"][-1]
+    result = train(models[0], data, epochs=1, batch_size=batch_size, seed=0)
     return result.history["loss"][-1]
 
 
@@ -48,10 +60,12 @@ def test_training_throughput(benchmark, mnist, device, name):
     """labnn's path, timed by pytest-benchmark, with a plain `fit` round of the same model
     run before each of its rounds: the two paths alternate, so the shared machine's
     load swings hit both alike and their ratio is measured in one sitting."""
-    build, batch_size, default_n = MODELS[name]
+    build, batch_size, default_n, factors = MODELS[name]
     n = samples(default_n)
     data = split(mnist, n, flatten=name == "autoencoder", autoencoder=name == "autoencoder")
-    model, baseline = build(seed=0), build(seed=0)
+    models = [build(l2=f, seed=0) for f in factors] if factors else [build(seed=0)]
+    baseline = build(seed=0)
+    stacked = enabled() and build is build_hinton_mlp
     fit_seconds, fit_losses = [], []
 
     def fit_round():
@@ -60,13 +74,14 @@ def test_training_throughput(benchmark, mnist, device, name):
         fit_seconds.append(time.perf_counter() - start)
 
     benchmark.group = f"{name} {device['kind']}"
-    loss = benchmark.pedantic(labnn_path, args=(model, data, batch_size), setup=fit_round,
+    loss = benchmark.pedantic(labnn_path, args=(models, data, batch_size, stacked), setup=fit_round,
                               rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)  # fmt: skip
 
     assert np.isfinite(loss) and np.isfinite(fit_losses[-1]), "training diverged"
-    flops = training_flops(model)
+    flops = training_flops(baseline)
     info = {
-        "model": name, "samples": n, "batch_size": batch_size, "rounds": ROUNDS,
+        "model": name, "samples": n, "runs": len(models), "batch_size": batch_size,
+        "rounds": ROUNDS, "path": "stacked (XLA)" if stacked else "train",
         "dtype": keras.config.floatx(), "flops_per_sample": flops,
         "backend": keras.backend.backend(), "backend_version": backend_version(),
         "device": device["name"], "device_kind": device["kind"],
@@ -74,7 +89,8 @@ def test_training_throughput(benchmark, mnist, device, name):
     if benchmark.stats:  # absent under --benchmark-disable
         peak = matmul_peak(device["kind"])
         # Fastest round of each path: the least disturbed by other jobs on the machine.
-        rates = {"labnn": n / benchmark.stats.stats.min, "fit": n / min(fit_seconds[WARMUP:])}
+        rates = {"labnn": n * len(models) / benchmark.stats.stats.min,
+                 "fit": n / min(fit_seconds[WARMUP:])}  # fmt: skip
         for path, rate in rates.items():
             info[path] = {"samples_per_second": rate, "gflops": rate * flops / 1e9,
                           "fraction_of_peak": rate * flops / 1e9 / peak}  # fmt: skip

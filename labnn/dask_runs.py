@@ -21,7 +21,7 @@ from distributed import Client, LocalCluster, as_completed, get_worker
 
 from labnn.data import Mnist, load_mnist, verify_mnist
 from labnn.errors import DataError, SchedulerError
-from labnn.runs import Run, compute
+from labnn.runs import Run, compute_all, stack_label
 from labnn.scheduler import Scheduler
 from labnn.store import Entry, environment
 from labnn.training import ProgressLine
@@ -37,33 +37,35 @@ RETRIES = 2
 
 def run_on_dask(
     how: Scheduler,
-    runs: list[Run],
+    units: list[list[Run]],
     data,
     *,
     recipe: Callable[[Mnist], object],
     mnist: Mnist,
     progress: ProgressLine,
-    record: Callable[[int, dict, dict, dict], Entry],
-) -> list[Entry]:
-    """Train `runs` on the cluster `how` names; `record(i, results, arrays, meta)`
-    stores run i as soon as it arrives, so an interruption loses only unfinished runs."""
+    record: Callable[[int, int, dict, dict, dict], Entry],
+) -> list[list[Entry]]:
+    """Train each unit of runs (runs trained together, `labnn.stacked.groups`) as one
+    task on the cluster `how` names; `record(u, r, results, arrays, meta)` stores run r
+    of unit u as soon as its unit arrives, so an interruption loses only unfinished runs."""
     with _connect(how) as client:
         client.register_plugin(WorkerSetup())
         source = _data_source(client, mnist)
-        _announce(client, how, len(runs), source, progress)
+        _announce(client, how, sum(map(len, units)), source, progress)
         futures = {
-            client.submit(train_remotely, run, recipe, data.spec, source, retries=RETRIES,
-                          pure=False): i
-            for i, run in enumerate(runs)
+            client.submit(train_remotely, unit, recipe, data.spec, source, retries=RETRIES,
+                          pure=False): u
+            for u, unit in enumerate(units)
         }  # fmt: skip
-        entries: list[Entry | None] = [None] * len(runs)
+        entries: list[list[Entry]] = [[] for _ in units]
         try:
             for done, future in enumerate(as_completed(futures), start=1):
-                i = futures[future]
-                results, arrays, meta = future.result()
-                entries[i] = record(i, results, arrays, meta)
-                progress.note(f"{runs[i].label}: trained on {meta['worker']} in "
-                              f"{results['wall_time_s']:.0f} s ({done}/{len(runs)})")  # fmt: skip
+                u = futures[future]
+                computed, meta = future.result()
+                entries[u] = [record(u, r, *payload, meta) for r, payload in enumerate(computed)]
+                seconds = sum(results["wall_time_s"] for results, _ in computed)
+                progress.note(f"{stack_label(units[u])}: trained on {meta['worker']} in "
+                              f"{seconds:.0f} s ({done}/{len(units)})")  # fmt: skip
         except BaseException:  # an error, or Ctrl-C: what finished is stored, drop the rest
             client.cancel(list(futures))
             raise
@@ -139,8 +141,9 @@ _cache: dict = {}
 _one_run_at_a_time = threading.Lock()  # seeds and thread pools are per process
 
 
-def train_remotely(run: Run, recipe, data_spec: dict, source: Mnist | None):
-    """On a worker: rebuild the run's data, check it is the client's, and train."""
+def train_remotely(runs: list[Run], recipe, data_spec: dict, source: Mnist | None):
+    """On a worker: rebuild the runs' data, check it is the client's, and train them
+    (together, when they are a stack)."""
     with _one_run_at_a_time:
         mnist = _own_mnist() if source is None else _verified(source)
         if mnist.fingerprint != data_spec["fingerprint"]:
@@ -151,9 +154,9 @@ def train_remotely(run: Run, recipe, data_spec: dict, source: Mnist | None):
             )
         data = _dataset(recipe, mnist, data_spec)
         started = time.time()
-        results, arrays = compute(run, data)
+        computed = compute_all(runs, data)
         meta = {**environment(), "worker": get_worker().address, "started": started}
-        return results, arrays, meta
+        return computed, meta
 
 
 def _own_mnist() -> Mnist:

@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from labnn.stacked import stackable, train_stack
 from labnn.store import code_version
-from labnn.training import ProgressFn, train
+from labnn.training import ProgressFn, TrainResult, train
 
 if TYPE_CHECKING:
     from labnn.experiments.common import Dataset
@@ -35,34 +36,60 @@ class Run:
     label: str = ""
 
     def spec(self, data: Dataset) -> dict:
-        """What identifies this run in the store."""
+        """What identifies this run in the store (the fast path's runs see another
+        batch order than `fit`'s, so they are other runs)."""
+        training = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
+        trainer = train
+        if stackable(self):
+            training["trainer"], trainer = "stacked", train_stack
         return {
             "experiment": self.experiment,
             "model": {"builder": self.build.__name__, **self.params},
-            "training": {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed},
+            "training": training,
             "data": data.spec,
-            "code": code_version(train, self.build),
+            "code": code_version(trainer, self.build),
         }
 
 
 def compute(run: Run, data: Dataset, *, progress: ProgressFn | None = None) -> tuple[dict, dict]:
     """Build and train `run`'s model on `data`: (JSON-able results, numpy arrays)."""
-    model = run.build(**run.params, seed=run.seed)
-    result = train(
-        model,
-        data.split,
-        epochs=run.epochs,
-        batch_size=run.batch_size,
-        seed=run.seed,
-        progress=progress,
-        label=run.label,
-    )
+    return compute_all([run], data, progress=progress)[0]
+
+
+def compute_all(
+    runs: list[Run], data: Dataset, *, progress: ProgressFn | None = None, label: str = ""
+) -> list[tuple[dict, dict]]:
+    """Train `runs`, one group of `labnn.stacked.groups`: stacked on the fast path
+    when they can be, else the one run alone through `fit`."""
+    models = [run.build(**run.params, seed=run.seed) for run in runs]
+    first = runs[0]
+    how = {"epochs": first.epochs, "batch_size": first.batch_size, "seed": first.seed,
+           "progress": progress, "label": label or stack_label(runs)}  # fmt: skip
+    if stackable(first):
+        trained = train_stack(models, data.split, **how)
+    elif len(runs) == 1:
+        trained = [train(models[0], data.split, **how)]
+    else:
+        raise ValueError(f"{first.label}: only the fast path trains several runs at once")
+    return [_results(*each, data) for each in zip(runs, models, trained, strict=True)]
+
+
+def stack_label(runs: list[Run]) -> str:
+    """The progress label of runs trained together."""
+    if len(runs) == 1:
+        return runs[0].label
+    factors = ", ".join(f"{run.params.get('l2', 0):g}" for run in runs)
+    return f"{runs[0].experiment} {len(runs)} runs stacked (seed {runs[0].seed}; l2 {factors})"
+
+
+def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset):
     results = {
         "history": result.history,
         "epoch_seconds": result.epoch_seconds,
         "wall_time_s": result.wall_time_s,
         "samples_per_second": result.samples_per_second,
         "params": int(model.count_params()),
+        **result.extra,
     }
     arrays = {}
     if run.keep_weights:

@@ -30,12 +30,12 @@ def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
         timeout=600,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "4 passed" in done.stdout  # 4 models on the CPU (both paths in each); GPU skips
+    assert "5 passed" in done.stdout  # 5 models on the CPU (both paths in each); GPU skips
 
     run = latest_run(tmp_path)
     assert [(row["model"], row["path"]) for row in run["rows"]] == [
         (model, path)
-        for model in ("autoencoder", "cnn", "hinton_mlp", "notebook_mlp")
+        for model in ("autoencoder", "cnn", "hinton_mlp", "hinton_sweep", "notebook_mlp")
         for path in ("labnn", "fit")
     ]
     for row in run["rows"]:

@@ -1,0 +1,256 @@
+"""The fast path for Hinton-MLP runs on TensorFlow: runs that share a seed (so their
+initial weights and batch order) and differ only in their L2 factor train together,
+as one XLA-compiled graph that loops over a whole epoch.
+
+Why: at batch 128 a 784-500-300-10 step is too small for Keras's `fit` to keep two
+cores busy; most of the step goes to per-op work around the matrix products.
+Stacking R runs makes the first layer one wide product (128 x 784 by 784 x R*500),
+the other layers batched products, and XLA fuses the elementwise work in between.
+No weight is shared and the loss is the sum of the runs' losses, so each run gets
+exactly its own gradient: a stacked run is the run trained alone (tested).
+
+Everything else (other backends, momentum, schedules, dropout, other models) trains
+alone through `labnn.training.train`, the plain path.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING
+
+import keras
+import numpy as np
+
+from labnn.data import Split
+from labnn.models import build_hinton_mlp, build_hinton_variant
+from labnn.training import ProgressFn, TrainResult, throughput
+
+if TYPE_CHECKING:
+    from labnn.runs import Run
+
+# Variant settings that leave build_hinton_variant the plain SGD network.
+_PLAIN = {"momentum": 0.0, "decay_steps": 0, "dropout": 0.0}
+
+
+def enabled() -> bool:
+    """The fast path needs TensorFlow; LABNN_STACKED=0 turns it off (to compare)."""
+    return keras.backend.backend() == "tensorflow" and os.environ.get("LABNN_STACKED") != "0"
+
+
+def stackable(run: Run) -> bool:
+    """Whether `run` trains on the fast path: a plain-SGD Hinton MLP, on TensorFlow."""
+    if not enabled():
+        return False
+    if run.build is build_hinton_mlp:
+        return True
+    return run.build is build_hinton_variant and all(
+        run.params.get(name, plain) == plain for name, plain in _PLAIN.items()
+    )
+
+
+def groups(runs: list[Run]) -> list[list[int]]:
+    """Indices of `runs` that train together, in order: stackable runs equal in all
+    but their L2 factor share a group; every other run is a group of its own."""
+    found: dict = {}
+    for i, run in enumerate(runs):
+        key = _stack_key(run) if stackable(run) else ("alone", i)
+        found.setdefault(key, []).append(i)
+    return list(found.values())
+
+
+def _stack_key(run: Run) -> tuple:
+    params = {k: v for k, v in run.params.items() if k != "l2"}
+    return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.batch_size, run.seed)
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training examples in `epoch` of a run seeded `seed`."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def train_stack(
+    models: list[keras.Model],
+    data: Split,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    progress: ProgressFn | None = None,
+    label: str = "",
+) -> list[TrainResult]:
+    """Train `models` (plain-SGD MLPs of one architecture and seed, built and compiled)
+    together on `data`, in place; one TrainResult per model.
+
+    Each model's history has Keras's meaning: per epoch, the mean over batches of
+    its loss (cross-entropy plus its own L2 penalty) and accuracy, and both on the
+    validation data after the epoch. Times are each model's share of the stack's.
+    """
+    import tensorflow as tf  # only here: this path exists for TensorFlow alone
+
+    stack = _Stack.of(models, tf)
+    x = tf.constant(data.x_train.reshape(len(data.x_train), -1), tf.float32)
+    y = tf.constant(data.y_train, tf.float32)
+    n, count = len(data.x_train), len(models)
+    history = {k: [[] for _ in models] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
+    seconds, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        index, mask = _batches(epoch_order(seed, epoch, n), batch_size)
+        began = time.perf_counter()
+        loss_sum, hits = (v.numpy() for v in stack.epoch(x, y, index, mask))
+        seconds.append(time.perf_counter() - began)
+        _append(history, "loss", loss_sum / n)
+        _append(history, "accuracy", hits / n)
+        if len(data.x_val):
+            val_loss, val_accuracy = stack.evaluate(data.x_val, data.y_val)
+            _append(history, "val_loss", val_loss)
+            _append(history, "val_accuracy", val_accuracy)
+        if progress is not None:
+            means = {k: float(np.mean([h[-1] for h in v])) for k, v in history.items() if v[0]}
+            progress(label, epoch + 1, epochs, means, time.perf_counter() - start)
+    stack.write_back(models)
+    wall = time.perf_counter() - start
+    share = [s / count for s in seconds]
+    return [
+        TrainResult(
+            history={
+                k: [float(v) for v in values[r]] for k, values in history.items() if values[r]
+            },
+            epoch_seconds=share,
+            wall_time_s=wall / count,
+            samples_per_second=throughput(n, share),
+            extra={"stack": {"size": count, "wall_time_s": wall, "trainer": "xla-stacked"}},
+        )
+        for r in range(count)
+    ]
+
+
+def _append(history: dict, name: str, values):
+    for r, value in enumerate(values):
+        history[name][r].append(float(value))
+
+
+def _batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
+    the real ones: the padded rows carry no weight, so the last step's gradient is
+    the mean over its real examples, as in `fit`."""
+    steps = -(-len(order) // batch_size)
+    index = np.zeros(steps * batch_size, np.int32)
+    mask = np.zeros(steps * batch_size, np.float32)
+    index[: len(order)], mask[: len(order)] = order, 1.0
+    return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+class _Stack:
+    """R MLPs' weights as stacked TensorFlow variables: the first layer's kernels side
+    by side (inputs, R * units), the others (R, inputs, units)."""
+
+    def __init__(self, weights: list[list[np.ndarray]], l2: np.ndarray, learning_rate, tf):
+        self.tf, self.count = tf, len(weights)
+        self.units = weights[0][0].shape[1]
+        self.first = tf.Variable(np.concatenate([w[0] for w in weights], axis=1))
+        self.first_bias = tf.Variable(np.concatenate([w[1] for w in weights]))
+        layers = range(1, len(weights[0]) // 2)
+        self.kernels = [tf.Variable(np.stack([w[2 * i] for w in weights])) for i in layers]
+        self.biases = [tf.Variable(np.stack([w[2 * i + 1] for w in weights])[:, None])
+                       for i in layers]  # fmt: skip
+        self.l2 = tf.constant(l2, tf.float32)
+        self.learning_rate = float(learning_rate)
+        self.variables = [self.first, self.first_bias, *self.kernels, *self.biases]
+        self.epoch = tf.function(self._epoch, jit_compile=True)
+        self.predict = tf.function(self._losses_and_hits, jit_compile=True)
+
+    @classmethod
+    def of(cls, models: list[keras.Model], tf) -> _Stack:
+        l2, rates = [], set()
+        for model in models:
+            dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+            factors = {_l2(layer) for layer in dense[:-1]}
+            if len(factors) != 1 or _l2(dense[-1]) or len(model.layers) != len(dense) + 1:
+                raise ValueError(f"{model.name}: not a plain MLP with one L2 factor on its "
+                                 "hidden kernels; train it with labnn.training.train")  # fmt: skip
+            l2.append(factors.pop())
+            rates.add(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+        if len(rates) != 1:
+            raise ValueError(f"stacked runs need one learning rate, got {sorted(rates)}")
+        weights = [model.get_weights() for model in models]
+        return cls(weights, np.array(l2, np.float32), rates.pop(), tf)
+
+    def write_back(self, models: list[keras.Model]):
+        first = np.split(self.first.numpy(), self.count, axis=1)
+        first_bias = np.split(self.first_bias.numpy(), self.count)
+        for r, model in enumerate(models):
+            rest = [
+                a for k, b in zip(self.kernels, self.biases, strict=True) for a in (k[r], b[r, 0])
+            ]
+            model.set_weights([first[r], first_bias[r], *[a.numpy() for a in rest]])
+
+    def _logits(self, x):
+        tf = self.tf
+        h = tf.nn.relu(tf.matmul(x, self.first) + self.first_bias)
+        h = tf.transpose(tf.reshape(h, [-1, self.count, self.units]), [1, 0, 2])
+        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases, strict=True)):
+            h = tf.matmul(h, kernel) + bias
+            if i < len(self.kernels) - 1:
+                h = tf.nn.relu(h)
+        return h  # (R, batch, classes)
+
+    def _penalty(self):
+        """Each model's L2 term: its factor times the squares of its hidden kernels."""
+        tf = self.tf
+        first = tf.reshape(tf.square(self.first), [-1, self.count, self.units])
+        squares = tf.reduce_sum(first, axis=[0, 2])
+        for kernel in self.kernels[:-1]:
+            squares += tf.reduce_sum(tf.square(kernel), axis=[1, 2])
+        return self.l2 * squares
+
+    def _losses_and_hits(self, x, y, mask):
+        """Per model: mean cross-entropy + L2 term, and the correctly classified count."""
+        tf = self.tf
+        logits = self._logits(x)
+        labels = tf.broadcast_to(y, tf.shape(logits))
+        cross = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+        losses = tf.reduce_sum(cross * mask, axis=1) / tf.reduce_sum(mask) + self._penalty()
+        right = tf.equal(tf.argmax(logits, axis=-1), tf.argmax(y, axis=-1))
+        return losses, tf.reduce_sum(tf.cast(right, tf.float32) * mask, axis=1)
+
+    def _epoch(self, x, y, index, mask):
+        """All steps of one epoch of SGD: (sum of batch losses x batch sizes, hits)."""
+        tf = self.tf
+
+        def step(i, loss_sum, hits):
+            rows = index[i]
+            with tf.GradientTape() as tape:
+                losses, right = self._losses_and_hits(
+                    tf.gather(x, rows), tf.gather(y, rows), mask[i]
+                )
+                total = tf.reduce_sum(losses)  # each model's gradient is its own loss's
+            for variable, grad in zip(
+                self.variables, tape.gradient(total, self.variables), strict=True
+            ):
+                variable.assign_sub(self.learning_rate * grad)
+            return i + 1, loss_sum + losses * tf.reduce_sum(mask[i]), hits + right
+
+        zeros = tf.zeros([self.count])
+        _, loss_sum, hits = tf.while_loop(
+            lambda i, *_: i < tf.shape(index)[0], step, (tf.constant(0), zeros, zeros)
+        )
+        return loss_sum, hits
+
+    def evaluate(self, x: np.ndarray, y: np.ndarray, chunk: int = 1000):
+        """Per model (loss, accuracy) on (x, one-hot y), as Keras's `evaluate` reports."""
+        x = x.reshape(len(x), -1).astype(np.float32)
+        losses, hits = np.zeros(self.count), np.zeros(self.count)
+        for begin in range(0, len(x), chunk):
+            part = slice(begin, begin + chunk)
+            rows = len(x[part])
+            mask = np.ones(rows, np.float32)
+            loss, right = self.predict(x[part], y[part].astype(np.float32), mask)
+            losses += loss.numpy() * rows
+            hits += right.numpy()
+        return losses / len(x), hits / len(x)
+
+
+def _l2(layer) -> float:
+    regularizer = layer.kernel_regularizer
+    return float(regularizer.l2) if regularizer is not None else 0.0

@@ -1,0 +1,113 @@
+"""The fast path for the sweep: stacked runs are the runs trained alone."""
+
+import numpy as np
+import pytest
+
+from labnn.data import holdout, preprocess, subset
+from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
+from labnn.runs import Run
+from labnn.stacked import epoch_order, groups, stackable, train_stack
+
+pytestmark = pytest.mark.skipif(
+    __import__("keras").backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
+)
+FACTORS = (1e-5, 1e-3, 3e-3)
+
+
+@pytest.fixture(scope="module")
+def split(mnist):
+    # 1000 training images at batch 128: the last batch has 104, so padding is exercised
+    return holdout(preprocess(subset(mnist, n_train=1200, n_test=10)), validation_size=200)
+
+
+def alone(l2, split, epochs, seed):
+    """The same run by plain Keras `fit`, fed the stacked path's order one epoch at a time."""
+    model = build_hinton_mlp(l2=l2, seed=seed)
+    history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    for epoch in range(epochs):
+        order = epoch_order(seed, epoch, len(split.x_train))
+        fitted = model.fit(split.x_train[order], split.y_train[order], batch_size=128,
+                           epochs=1, shuffle=False, verbose=0,
+                           validation_data=(split.x_val, split.y_val))  # fmt: skip
+        for name in history:
+            history[name] += fitted.history[name]
+    return model, history
+
+
+def test_a_stacked_run_is_the_run_trained_alone(split):
+    models = [build_hinton_mlp(l2=l2, seed=3) for l2 in FACTORS]
+    results = train_stack(models, split, epochs=3, batch_size=128, seed=3)
+    for l2, model, result in zip(FACTORS, models, results, strict=True):
+        reference, history = alone(l2, split, 3, seed=3)
+        for name in ("loss", "val_loss"):
+            np.testing.assert_allclose(result.history[name], history[name], rtol=2e-4,
+                                       err_msg=f"l2={l2} {name}")  # fmt: skip
+        # float sums in another order may flip a near-tie: at most one image apart
+        for name, images in (("accuracy", len(split.x_train)), ("val_accuracy", len(split.x_val))):
+            np.testing.assert_allclose(result.history[name], history[name], atol=1.01 / images,
+                                       err_msg=f"l2={l2} {name}")  # fmt: skip
+        # Other product shapes round differently, and a ReLU input near 0 may then flip
+        # for an image; a missing L2 step alone would be off by 1e-2 here.
+        assert relative_difference(model, reference) < 2e-3
+
+
+def test_a_stack_of_one_matches_fit_to_rounding(split):
+    model = build_hinton_mlp(l2=1e-3, seed=3)
+    train_stack([model], split, epochs=1, batch_size=128, seed=3)
+    reference, _ = alone(1e-3, split, 1, seed=3)
+    assert relative_difference(model, reference) < 1e-5
+
+
+def relative_difference(model, reference) -> float:
+    mine, theirs = (np.concatenate([w.ravel() for w in m.get_weights()])
+                    for m in (model, reference))  # fmt: skip
+    return float(np.linalg.norm(mine - theirs) / np.linalg.norm(theirs))
+
+
+def test_each_run_keeps_its_own_l2_factor(split):
+    models = [build_hinton_mlp(l2=l2, seed=0) for l2 in (0.0, 1e-2)]
+    train_stack(models, split, epochs=2, batch_size=128, seed=0)
+    norms = [np.sum(np.square(m.get_weights()[0])) for m in models]
+    # 16 steps of decay by 2 * 0.1 * 1e-2 leave 0.998**32 = 0.94 of the squares
+    assert norms[1] < 0.97 * norms[0]
+
+
+def test_stacked_times_are_each_runs_share(split):
+    results = train_stack([build_hinton_mlp(seed=0) for _ in range(2)], split,
+                          epochs=2, batch_size=128, seed=0)  # fmt: skip
+    stack = results[0].extra["stack"]
+    assert stack["size"] == 2
+    assert sum(r.wall_time_s for r in results) == pytest.approx(stack["wall_time_s"])
+
+
+def test_orders_differ_by_seed_and_epoch_and_cover_every_image():
+    first, again = epoch_order(0, 0, 1000), epoch_order(0, 0, 1000)
+    assert (first == again).all() and sorted(first) == list(range(1000))
+    assert (first != epoch_order(0, 1, 1000)).any() and (first != epoch_order(1, 0, 1000)).any()
+
+
+def run(build=build_hinton_mlp, seed=0, epochs=2, **params):
+    return Run(experiment="t", build=build, params=params, epochs=epochs, batch_size=128, seed=seed)
+
+
+def test_runs_differing_only_in_l2_are_grouped_per_seed():
+    runs = [run(l2=l2, seed=seed) for l2 in FACTORS for seed in (0, 1)]
+    runs += [run(build_notebook_mlp), run(l2=1e-4, epochs=3)]
+    assert groups(runs) == [[0, 2, 4], [1, 3, 5], [6], [7]]
+
+
+def test_only_plain_sgd_hinton_networks_are_stacked():
+    assert stackable(run(build_hinton_variant, l2=1e-4))  # defaults: the plain network
+    assert not stackable(run(build_hinton_variant, dropout=0.2))
+    assert not stackable(run(build_hinton_variant, momentum=0.9))
+    assert not stackable(run(build_notebook_mlp))
+
+
+def test_the_fast_path_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("LABNN_STACKED", "0")
+    assert not stackable(run(l2=1e-4))
+
+
+def test_a_network_it_cannot_train_is_refused(split):
+    with pytest.raises(ValueError, match="plain MLP"):
+        train_stack([build_hinton_variant(dropout=0.2)], split, epochs=1, batch_size=128, seed=0)
