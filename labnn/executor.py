@@ -47,7 +47,8 @@ def run_all(
         raise MissingRun([specs[i] for i in missing])
     units = _units(runs, missing)
     samples = sum(runs[i].epochs for i in missing) * len(data.split.x_train)
-    how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples)
+    stacked = any(len(unit) > 1 for unit in units)
+    how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked)
     if how.kind == "none" or not missing:
         return run_here(store, runs, data, progress)
     from labnn.dask_runs import run_on_dask  # Dask is an optional extra

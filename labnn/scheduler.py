@@ -50,19 +50,24 @@ def parse_scheduler(text: str) -> Scheduler:
 AUTO_MIN_SAMPLES = 2_000_000
 
 
-def resolve(how: Scheduler, *, runs: int, samples: int) -> Scheduler:
-    """What 'auto' means for `runs` missing runs of `samples` training samples in all:
-    one single-threaded Dask worker per core when Dask is installed, there are several
-    cores and runs, and enough training to repay the cluster's start; else none.
+def resolve(how: Scheduler, *, runs: int, samples: int, stacked: bool = False) -> Scheduler:
+    """What 'auto' means for `runs` missing units of work (a run, or a stack of runs
+    trained together) of `samples` training samples in all: one single-threaded Dask
+    worker per core when Dask is installed, there are several cores and units, and
+    enough training to repay the cluster's start; else none. Stacks (`stacked`)
+    always train in this process.
 
-    Measured on 2 cores (TensorFlow, the full sweep of 2d): two single-threaded
-    workers train it 1.32x faster than one process using both cores (23.2 vs
-    30.7 min), since the MLP's small matrix products scale poorly across threads.
+    Measured on 2 cores (TensorFlow): two single-threaded workers train the full
+    sweep of 2d, one run per task, 1.32x faster than one process using both cores
+    (23.2 vs 30.7 min), since one MLP's small matrix products scale poorly across
+    threads. Stacked, its products are wide enough for both cores: the sweep at 3
+    epochs took 91.6 s in this process, 113.8 s on two workers (three stacks on
+    two workers leave one core idle for a third of the time).
     """
     if how.kind != "auto":
         return how
     cores = os.cpu_count() or 1
-    worth_it = cores >= 2 and runs >= 2 and samples >= AUTO_MIN_SAMPLES
+    worth_it = cores >= 2 and runs >= 2 and samples >= AUTO_MIN_SAMPLES and not stacked
     if not worth_it or importlib.util.find_spec("distributed") is None:
         return Scheduler("none")
     return Scheduler("local", workers=min(cores, runs))

@@ -218,3 +218,14 @@ def _sweep_entries(store) -> list:
         except (OSError, ValueError):  # being written this instant
             continue
     return found
+
+
+def test_auto_sends_long_single_runs_to_workers_and_keeps_stacks_here(monkeypatch):
+    from labnn.scheduler import resolve
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    auto = parse_scheduler("auto")
+    assert resolve(auto, runs=12, samples=33_000_000) == parse_scheduler("local:2")
+    assert resolve(auto, runs=3, samples=33_000_000, stacked=True).kind == "none"
+    assert resolve(auto, runs=6, samples=90_000).kind == "none"  # too short to pay the start
+    assert resolve(parse_scheduler("local:2"), runs=3, samples=1, stacked=True).kind == "local"
