@@ -142,23 +142,19 @@ def _batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray
 
 
 class _Stack:
-    """R MLPs' weights as stacked TensorFlow variables: the first layer's kernels side
-    by side (inputs, R * units), the others (R, inputs, units)."""
+    """R MLPs' weights stacked as tensors: the first layer's kernels side by side
+    (inputs, R * units), the other layers' (R, inputs, units)."""
 
     def __init__(self, weights: list[list[np.ndarray]], l2: np.ndarray, learning_rate, tf):
         self.tf, self.count = tf, len(weights)
-        self.units = weights[0][0].shape[1]
-        self.first = tf.Variable(np.concatenate([w[0] for w in weights], axis=1))
-        self.first_bias = tf.Variable(np.concatenate([w[1] for w in weights]))
+        first = np.concatenate([w[0] for w in weights], axis=1)
+        first_bias = np.concatenate([w[1] for w in weights])
         layers = range(1, len(weights[0]) // 2)
-        self.kernels = [tf.Variable(np.stack([w[2 * i] for w in weights])) for i in layers]
-        self.biases = [tf.Variable(np.stack([w[2 * i + 1] for w in weights])[:, None])
-                       for i in layers]  # fmt: skip
+        kernels = [np.stack([w[2 * i] for w in weights]) for i in layers]
+        biases = [np.stack([w[2 * i + 1] for w in weights])[:, None] for i in layers]
+        self.weights = tuple(tf.constant(a) for a in (first, first_bias, *kernels, *biases))
         self.l2 = tf.constant(l2, tf.float32)
-        self.learning_rate = float(learning_rate)
-        self.variables = [self.first, self.first_bias, *self.kernels, *self.biases]
-        self.epoch = tf.function(self._epoch, jit_compile=True)
-        self.predict = tf.function(self._losses_and_hits, jit_compile=True)
+        self.learning_rate = tf.constant(learning_rate, tf.float32)
 
     @classmethod
     def of(cls, models: list[keras.Model], tf) -> _Stack:
@@ -176,64 +172,11 @@ class _Stack:
         weights = [model.get_weights() for model in models]
         return cls(weights, np.array(l2, np.float32), rates.pop(), tf)
 
-    def write_back(self, models: list[keras.Model]):
-        first = np.split(self.first.numpy(), self.count, axis=1)
-        first_bias = np.split(self.first_bias.numpy(), self.count)
-        for r, model in enumerate(models):
-            rest = [
-                a for k, b in zip(self.kernels, self.biases, strict=True) for a in (k[r], b[r, 0])
-            ]
-            model.set_weights([first[r], first_bias[r], *[a.numpy() for a in rest]])
-
-    def _logits(self, x):
-        tf = self.tf
-        h = tf.nn.relu(tf.matmul(x, self.first) + self.first_bias)
-        h = tf.transpose(tf.reshape(h, [-1, self.count, self.units]), [1, 0, 2])
-        for i, (kernel, bias) in enumerate(zip(self.kernels, self.biases, strict=True)):
-            h = tf.matmul(h, kernel) + bias
-            if i < len(self.kernels) - 1:
-                h = tf.nn.relu(h)
-        return h  # (R, batch, classes)
-
-    def _penalty(self):
-        """Each model's L2 term: its factor times the squares of its hidden kernels."""
-        tf = self.tf
-        first = tf.reshape(tf.square(self.first), [-1, self.count, self.units])
-        squares = tf.reduce_sum(first, axis=[0, 2])
-        for kernel in self.kernels[:-1]:
-            squares += tf.reduce_sum(tf.square(kernel), axis=[1, 2])
-        return self.l2 * squares
-
-    def _losses_and_hits(self, x, y, mask):
-        """Per model: mean cross-entropy + L2 term, and the correctly classified count."""
-        tf = self.tf
-        logits = self._logits(x)
-        labels = tf.broadcast_to(y, tf.shape(logits))
-        cross = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
-        losses = tf.reduce_sum(cross * mask, axis=1) / tf.reduce_sum(mask) + self._penalty()
-        right = tf.equal(tf.argmax(logits, axis=-1), tf.argmax(y, axis=-1))
-        return losses, tf.reduce_sum(tf.cast(right, tf.float32) * mask, axis=1)
-
-    def _epoch(self, x, y, index, mask):
-        """All steps of one epoch of SGD: (sum of batch losses x batch sizes, hits)."""
-        tf = self.tf
-
-        def step(i, loss_sum, hits):
-            rows = index[i]
-            with tf.GradientTape() as tape:
-                losses, right = self._losses_and_hits(
-                    tf.gather(x, rows), tf.gather(y, rows), mask[i]
-                )
-                total = tf.reduce_sum(losses)  # each model's gradient is its own loss's
-            for variable, grad in zip(
-                self.variables, tape.gradient(total, self.variables), strict=True
-            ):
-                variable.assign_sub(self.learning_rate * grad)
-            return i + 1, loss_sum + losses * tf.reduce_sum(mask[i]), hits + right
-
-        zeros = tf.zeros([self.count])
-        _, loss_sum, hits = tf.while_loop(
-            lambda i, *_: i < tf.shape(index)[0], step, (tf.constant(0), zeros, zeros)
+    def epoch(self, x, y, index: np.ndarray, mask: np.ndarray):
+        """One epoch of SGD over the batches `index`: per model, the sum of its batch
+        losses times batch sizes, and its hits."""
+        self.weights, loss_sum, hits = _compiled()["epoch"](
+            self.weights, self.l2, self.learning_rate, x, y, index, mask
         )
         return loss_sum, hits
 
@@ -244,11 +187,102 @@ class _Stack:
         for begin in range(0, len(x), chunk):
             part = slice(begin, begin + chunk)
             rows = len(x[part])
-            mask = np.ones(rows, np.float32)
-            loss, right = self.predict(x[part], y[part].astype(np.float32), mask)
+            loss, right = _compiled()["losses"](
+                self.weights, self.l2, x[part], y[part].astype(np.float32),
+                np.ones(rows, np.float32),
+            )  # fmt: skip
             losses += loss.numpy() * rows
             hits += right.numpy()
         return losses / len(x), hits / len(x)
+
+    def write_back(self, models: list[keras.Model]):
+        first, first_bias, *rest = (w.numpy() for w in self.weights)
+        kernels, biases = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+        first = np.split(first, self.count, axis=1)
+        first_bias = np.split(first_bias, self.count)
+        for r, model in enumerate(models):
+            layers = [a for k, b in zip(kernels, biases, strict=True) for a in (k[r], b[r, 0])]
+            model.set_weights([first[r], first_bias[r], *layers])
+
+
+# Compiled once per process and input shapes: the weights are arguments, not
+# captured variables, so every stack of the same shape reuses the compiled loop.
+_COMPILED: dict = {}
+
+
+def _compiled() -> dict:
+    if not _COMPILED:
+        import tensorflow as tf
+
+        _COMPILED["epoch"] = tf.function(_epoch, jit_compile=True)
+        _COMPILED["losses"] = tf.function(_losses_and_hits, jit_compile=True)
+    return _COMPILED
+
+
+def _logits(weights, count: int):
+    import tensorflow as tf
+
+    first, first_bias, *rest = weights
+    kernels, biases = rest[: len(rest) // 2], rest[len(rest) // 2 :]
+
+    def forward(x):
+        h = tf.nn.relu(tf.matmul(x, first) + first_bias)
+        h = tf.transpose(tf.reshape(h, [-1, count, first.shape[1] // count]), [1, 0, 2])
+        for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
+            h = tf.matmul(h, kernel) + bias
+            if i < len(kernels) - 1:
+                h = tf.nn.relu(h)
+        return h  # (R, batch, classes)
+
+    return forward
+
+
+def _penalty(weights, l2):
+    """Each model's L2 term: its factor times the squares of its hidden kernels."""
+    import tensorflow as tf
+
+    first, _, *rest = weights
+    count = l2.shape[0]
+    squares = tf.reduce_sum(tf.reshape(tf.square(first), [-1, count, first.shape[1] // count]),
+                            axis=[0, 2])  # fmt: skip
+    for kernel in rest[: len(rest) // 2 - 1]:
+        squares += tf.reduce_sum(tf.square(kernel), axis=[1, 2])
+    return l2 * squares
+
+
+def _losses_and_hits(weights, l2, x, y, mask):
+    """Per model: mean cross-entropy + L2 term, and the correctly classified count."""
+    import tensorflow as tf
+
+    logits = _logits(weights, l2.shape[0])(x)
+    labels = tf.broadcast_to(y, tf.shape(logits))
+    cross = tf.nn.softmax_cross_entropy_with_logits(labels=labels, logits=logits)
+    losses = tf.reduce_sum(cross * mask, axis=1) / tf.reduce_sum(mask) + _penalty(weights, l2)
+    right = tf.equal(tf.argmax(logits, axis=-1), tf.argmax(y, axis=-1))
+    return losses, tf.reduce_sum(tf.cast(right, tf.float32) * mask, axis=1)
+
+
+def _epoch(weights, l2, learning_rate, x, y, index, mask):
+    """All steps of one epoch of SGD: (weights, sum of batch losses x batch sizes, hits)."""
+    import tensorflow as tf
+
+    def step(i, weights, loss_sum, hits):
+        rows = index[i]
+        with tf.GradientTape() as tape:
+            tape.watch(weights)
+            losses, right = _losses_and_hits(
+                weights, l2, tf.gather(x, rows), tf.gather(y, rows), mask[i]
+            )
+            total = tf.reduce_sum(losses)  # each model's gradient is its own loss's
+        grads = tape.gradient(total, weights)
+        weights = tuple(w - learning_rate * g for w, g in zip(weights, grads, strict=True))
+        return i + 1, weights, loss_sum + losses * tf.reduce_sum(mask[i]), hits + right
+
+    zeros = tf.zeros_like(l2)
+    _, weights, loss_sum, hits = tf.while_loop(
+        lambda i, *_: i < tf.shape(index)[0], step, (tf.constant(0), weights, zeros, zeros)
+    )
+    return weights, loss_sum, hits
 
 
 def _l2(layer) -> float:
