@@ -41,7 +41,7 @@ ROUNDS, WARMUP = 5, 1
 
 def labnn_path(models, data, batch_size, stacked):
     """One epoch the way the report trains these models: the fast path for the
-    Hinton MLPs (`labnn.stacked`), `labnn.training.train` for the others."""
+    MLPs (`labnn.stacked`), `labnn.training.train` for the others."""
     if stacked:
         results = train_stack(models, data, epochs=1, batch_size=batch_size, seed=0)
         return results[0].history["loss"][-1]
@@ -65,7 +65,7 @@ def test_training_throughput(benchmark, mnist, device, name):
     data = split(mnist, n, flatten=name == "autoencoder", autoencoder=name == "autoencoder")
     models = [build(l2=f, seed=0) for f in factors] if factors else [build(seed=0)]
     baseline = build(seed=0)
-    stacked = enabled() and build is build_hinton_mlp
+    stacked = enabled() and build in (build_hinton_mlp, build_notebook_mlp)
     fit_seconds, fit_losses = [], []
 
     def fit_round():

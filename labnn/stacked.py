@@ -1,6 +1,6 @@
-"""The fast path for Hinton-MLP runs on TensorFlow: runs that share a seed (so their
-initial weights and batch order) and differ only in their L2 factor train together,
-as one XLA-compiled graph that loops over a whole epoch.
+"""The fast path for the plain-SGD MLPs (Hinton's and the notebook's) on TensorFlow:
+one XLA-compiled graph loops over a whole epoch, and runs that share a seed (so their
+initial weights and batch order) and differ only in their L2 factor train together.
 
 Why: at batch 128 a 784-500-300-10 step is too small for Keras's `fit` to keep two
 cores busy; most of the step goes to per-op work around the matrix products.
@@ -9,8 +9,8 @@ the other layers batched products, and XLA fuses the elementwise work in between
 No weight is shared and the loss is the sum of the runs' losses, so each run gets
 exactly its own gradient: a stacked run is the run trained alone (tested).
 
-Everything else (other backends, momentum, schedules, dropout, other models) trains
-alone through `labnn.training.train`, the plain path.
+Everything else (other backends, momentum, schedules, dropout, the CNN and the
+autoencoder) trains alone through `labnn.training.train`, the plain path.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import keras
 import numpy as np
 
 from labnn.data import Split
-from labnn.models import build_hinton_mlp, build_hinton_variant
+from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.training import ProgressFn, TrainResult, throughput
 
 if TYPE_CHECKING:
@@ -39,10 +39,10 @@ def enabled() -> bool:
 
 
 def stackable(run: Run) -> bool:
-    """Whether `run` trains on the fast path: a plain-SGD Hinton MLP, on TensorFlow."""
+    """Whether `run` trains on the fast path: a plain-SGD MLP, on TensorFlow."""
     if not enabled():
         return False
-    if run.build is build_hinton_mlp:
+    if run.build in (build_hinton_mlp, build_notebook_mlp):
         return True
     return run.build is build_hinton_variant and all(
         run.params.get(name, plain) == plain for name, plain in _PLAIN.items()

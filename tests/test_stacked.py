@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from labnn.data import holdout, preprocess, subset
-from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
+from labnn.models import build_cnn, build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.runs import Run
 from labnn.stacked import epoch_order, groups, stackable, train_stack
 
@@ -20,9 +20,9 @@ def split(mnist):
     return holdout(preprocess(subset(mnist, n_train=1200, n_test=10)), validation_size=200)
 
 
-def alone(l2, split, epochs, seed):
+def alone(l2, split, epochs, seed, build=build_hinton_mlp):
     """The same run by plain Keras `fit`, fed the stacked path's order one epoch at a time."""
-    model = build_hinton_mlp(l2=l2, seed=seed)
+    model = build(l2=l2, seed=seed) if l2 is not None else build(seed=seed)
     history = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
     for epoch in range(epochs):
         order = epoch_order(seed, epoch, len(split.x_train))
@@ -51,11 +51,13 @@ def test_a_stacked_run_is_the_run_trained_alone(split):
         assert relative_difference(model, reference) < 2e-3
 
 
-def test_a_stack_of_one_matches_fit_to_rounding(split):
-    model = build_hinton_mlp(l2=1e-3, seed=3)
-    train_stack([model], split, epochs=1, batch_size=128, seed=3)
-    reference, _ = alone(1e-3, split, 1, seed=3)
+@pytest.mark.parametrize(("build", "l2"), [(build_hinton_mlp, 1e-3), (build_notebook_mlp, None)])
+def test_a_stack_of_one_matches_fit_to_rounding(split, build, l2):
+    model = build(l2=l2, seed=3) if l2 is not None else build(seed=3)
+    result = train_stack([model], split, epochs=1, batch_size=128, seed=3)[0]
+    reference, history = alone(l2, split, 1, seed=3, build=build)
     assert relative_difference(model, reference) < 1e-5
+    np.testing.assert_allclose(result.history["val_loss"], history["val_loss"], rtol=1e-5)
 
 
 def relative_difference(model, reference) -> float:
@@ -92,15 +94,20 @@ def run(build=build_hinton_mlp, seed=0, epochs=2, **params):
 
 def test_runs_differing_only_in_l2_are_grouped_per_seed():
     runs = [run(l2=l2, seed=seed) for l2 in FACTORS for seed in (0, 1)]
-    runs += [run(build_notebook_mlp), run(l2=1e-4, epochs=3)]
-    assert groups(runs) == [[0, 2, 4], [1, 3, 5], [6], [7]]
+    runs += [
+        run(build_notebook_mlp),
+        run(l2=1e-4, epochs=3),
+        run(build_hinton_variant, dropout=0.2),
+    ]
+    assert groups(runs) == [[0, 2, 4], [1, 3, 5], [6], [7], [8]]
 
 
-def test_only_plain_sgd_hinton_networks_are_stacked():
+def test_only_plain_sgd_mlps_are_stacked():
     assert stackable(run(build_hinton_variant, l2=1e-4))  # defaults: the plain network
     assert not stackable(run(build_hinton_variant, dropout=0.2))
     assert not stackable(run(build_hinton_variant, momentum=0.9))
-    assert not stackable(run(build_notebook_mlp))
+    assert stackable(run(build_notebook_mlp))  # plain SGD, no weight decay
+    assert not stackable(run(build_cnn))
 
 
 def test_the_fast_path_can_be_turned_off(monkeypatch):
