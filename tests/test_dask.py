@@ -186,9 +186,27 @@ def _free_port() -> int:
 
 def test_ctrl_c_keeps_finished_runs_and_the_next_build_resumes(data_dir, tmp_path):
     store = tmp_path / "store"
-    command = [sys.executable, "-m", "report", "build", "--profile", "quick", "--only", "q2d",
-               "--no-pdf", "--data-dir", str(data_dir), "--store", str(store),
-               "--out", str(tmp_path / "out"), "--set", "sweep_replicates=3"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "report",
+        "build",
+        "--profile",
+        "quick",
+        "--only",
+        "q2d",
+        "--no-pdf",
+        "--data-dir",
+        str(data_dir),
+        "--store",
+        str(store),
+        "--out",
+        str(tmp_path / "out"),
+        "--set",
+        "sweep_replicates=3",
+        "--set",
+        "sweep_epochs=20",
+    ]  # long enough stacks that Ctrl-C lands mid-sweep
     client = subprocess.Popen([*command, "--scheduler", "local:2"], cwd=REPO,
                               stderr=subprocess.PIPE, text=True)  # fmt: skip
     deadline = time.monotonic() + 300
