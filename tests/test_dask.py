@@ -207,8 +207,10 @@ def test_ctrl_c_keeps_finished_runs_and_the_next_build_resumes(data_dir, tmp_pat
         "--set",
         "sweep_epochs=20",
     ]  # long enough stacks that Ctrl-C lands mid-sweep
-    client = subprocess.Popen([*command, "--scheduler", "local:2"], cwd=REPO,
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # A runner started in the background hands SIGINT down ignored, and Python then
+    # keeps it ignored: give the build the default, as a terminal would.
+    client = subprocess.Popen([*command, "--scheduler", "local:2"], cwd=REPO, text=True,
+                              stderr=subprocess.PIPE, preexec_fn=_default_sigint)  # fmt: skip
     deadline = time.monotonic() + 300
     while not _sweep_entries(store) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -224,6 +226,10 @@ def test_ctrl_c_keeps_finished_runs_and_the_next_build_resumes(data_dir, tmp_pat
                              text=True, timeout=600)  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert f"trained {total - kept} run(s)" in resumed.stderr
+
+
+def _default_sigint():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _sweep_entries(store) -> list:
