@@ -88,7 +88,7 @@ def train_stack(
     """
     import tensorflow as tf  # only here: this path exists for TensorFlow alone
 
-    stack = _Stack.of(models, tf)
+    stack = _Stack.of(models)
     x = tf.constant(data.x_train.reshape(len(data.x_train), -1), tf.float32)
     y = tf.constant(data.y_train, tf.float32)
     n, count = len(data.x_train), len(models)
@@ -145,8 +145,10 @@ class _Stack:
     """R MLPs' weights stacked as tensors: the first layer's kernels side by side
     (inputs, R * units), the other layers' (R, inputs, units)."""
 
-    def __init__(self, weights: list[list[np.ndarray]], l2: np.ndarray, learning_rate, tf):
-        self.tf, self.count = tf, len(weights)
+    def __init__(self, weights: list[list[np.ndarray]], l2: np.ndarray, learning_rate):
+        import tensorflow as tf
+
+        self.count = len(weights)
         first = np.concatenate([w[0] for w in weights], axis=1)
         first_bias = np.concatenate([w[1] for w in weights])
         layers = range(1, len(weights[0]) // 2)
@@ -157,7 +159,7 @@ class _Stack:
         self.learning_rate = tf.constant(learning_rate, tf.float32)
 
     @classmethod
-    def of(cls, models: list[keras.Model], tf) -> _Stack:
+    def of(cls, models: list[keras.Model]) -> _Stack:
         l2, rates = [], set()
         for model in models:
             dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
@@ -170,7 +172,7 @@ class _Stack:
         if len(rates) != 1:
             raise ValueError(f"stacked runs need one learning rate, got {sorted(rates)}")
         weights = [model.get_weights() for model in models]
-        return cls(weights, np.array(l2, np.float32), rates.pop(), tf)
+        return cls(weights, np.array(l2, np.float32), rates.pop())
 
     def epoch(self, x, y, index: np.ndarray, mask: np.ndarray):
         """One epoch of SGD over the batches `index`: per model, the sum of its batch
