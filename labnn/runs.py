@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import keras
 
+from labnn.compiled import enabled, train_compiled
 from labnn.stacked import stackable, train_stack
 from labnn.store import code_version
 from labnn.training import ProgressFn, TrainResult, train
@@ -36,12 +37,14 @@ class Run:
     label: str = ""
 
     def spec(self, data: Dataset) -> dict:
-        """What identifies this run in the store (the fast path's runs see another
+        """What identifies this run in the store (the fast paths' runs see another
         batch order than `fit`'s, so they are other runs)."""
         training = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
         trainer = train
         if stackable(self):
             training["trainer"], trainer = "stacked", train_stack
+        elif enabled():
+            training["trainer"], trainer = "compiled", train_compiled
         return {
             "experiment": self.experiment,
             "model": {"builder": self.build.__name__, **self.params},
@@ -60,7 +63,8 @@ def compute_all(
     runs: list[Run], data: Dataset, *, progress: ProgressFn | None = None, label: str = ""
 ) -> list[tuple[dict, dict]]:
     """Train `runs`, one group of `labnn.stacked.groups`: stacked on the fast path
-    when they can be, else the one run alone through `fit`."""
+    when they can be, else the one run alone, in a compiled epoch loop on TensorFlow
+    and through `fit` on the other backends."""
     models = [run.build(**run.params, seed=run.seed) for run in runs]
     first = runs[0]
     how = {"epochs": first.epochs, "batch_size": first.batch_size, "seed": first.seed,
@@ -68,7 +72,8 @@ def compute_all(
     if stackable(first):
         trained = train_stack(models, data.split, **how)
     elif len(runs) == 1:
-        trained = [train(models[0], data.split, **how)]
+        trainer = train_compiled if enabled() else train
+        trained = [trainer(models[0], data.split, **how)]
     else:
         raise ValueError(f"{first.label}: only the fast path trains several runs at once")
     return [_results(*each, data) for each in zip(runs, models, trained, strict=True)]

@@ -9,19 +9,19 @@ the other layers batched products, and XLA fuses the elementwise work in between
 No weight is shared and the loss is the sum of the runs' losses, so each run gets
 exactly its own gradient: a stacked run is the run trained alone (tested).
 
-Everything else (other backends, momentum, schedules, dropout, the CNN and the
-autoencoder) trains alone through `labnn.training.train`, the plain path.
+Every other model trains alone through `labnn.compiled` on TensorFlow, and through
+`labnn.training.train` (Keras's `fit`) on the other backends.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
+from labnn.compiled import batches, enabled, epoch_order
 from labnn.data import Split
 from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.training import ProgressFn, TrainResult, throughput
@@ -31,11 +31,6 @@ if TYPE_CHECKING:
 
 # Variant settings that leave build_hinton_variant the plain SGD network.
 _PLAIN = {"momentum": 0.0, "decay_steps": 0, "dropout": 0.0}
-
-
-def enabled() -> bool:
-    """The fast path needs TensorFlow; LABNN_STACKED=0 turns it off (to compare)."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get("LABNN_STACKED") != "0"
 
 
 def stackable(run: Run) -> bool:
@@ -64,11 +59,6 @@ def _stack_key(run: Run) -> tuple:
     return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.batch_size, run.seed)
 
 
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the training examples in `epoch` of a run seeded `seed`."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
 def train_stack(
     models: list[keras.Model],
     data: Split,
@@ -95,7 +85,7 @@ def train_stack(
     history = {k: [[] for _ in models] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     seconds, start = [], time.perf_counter()
     for epoch in range(epochs):
-        index, mask = _batches(epoch_order(seed, epoch, n), batch_size)
+        index, mask = batches(epoch_order(seed, epoch, n), batch_size)
         began = time.perf_counter()
         loss_sum, hits = (v.numpy() for v in stack.epoch(x, y, index, mask))
         seconds.append(time.perf_counter() - began)
@@ -128,17 +118,6 @@ def train_stack(
 def _append(history: dict, name: str, values):
     for r, value in enumerate(values):
         history[name][r].append(float(value))
-
-
-def _batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
-    the real ones: the padded rows carry no weight, so the last step's gradient is
-    the mean over its real examples, as in `fit`."""
-    steps = -(-len(order) // batch_size)
-    index = np.zeros(steps * batch_size, np.int32)
-    mask = np.zeros(steps * batch_size, np.float32)
-    index[: len(order)], mask[: len(order)] = order, 1.0
-    return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
 
 class _Stack:

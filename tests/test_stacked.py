@@ -111,7 +111,7 @@ def test_only_plain_sgd_mlps_are_stacked():
 
 
 def test_the_fast_path_can_be_turned_off(monkeypatch):
-    monkeypatch.setenv("LABNN_STACKED", "0")
+    monkeypatch.setenv("LABNN_FAST_PATH", "0")
     assert not stackable(run(l2=1e-4))
 
 

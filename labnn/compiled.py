@@ -1,0 +1,154 @@
+"""The fast path for every other model on TensorFlow (the CNN, the autoencoder and 2e's
+momentum, schedule and dropout variants): one compiled graph loops over a whole epoch.
+
+Why: Keras's `fit`, even with a whole epoch per call, feeds every step through a
+tf.data iterator and its data adapter. Here the training data stays resident as one
+tensor, each step gathers its batch by index inside the graph, and the Keras model,
+its regularization losses and its optimizer (momentum, learning-rate schedules) are
+called as they are: the same step as `fit`'s, without the feeding (tested against it).
+
+Dense-only networks compile the loop with XLA; networks with dropout or convolutions
+run it as a plain TensorFlow graph, because XLA's random numbers and convolutions on
+CPU are slower than TensorFlow's own (measured on 2 cores: the CNN 0.09x `fit` under
+XLA, 1.2x as a graph; a dropout MLP 0.2x and 1.8x; the autoencoder 4.2x and 2.1x).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from labnn.data import Split
+from labnn.training import ProgressFn, TrainResult, throughput
+
+# Layers XLA on CPU runs slower than TensorFlow does (measured, see above).
+_NOT_FOR_XLA = (keras.layers.Dropout, keras.layers.Conv2D)
+
+
+def enabled() -> bool:
+    """The fast paths (this one and `labnn.stacked`) need TensorFlow; LABNN_FAST_PATH=0
+    turns them off, so every model trains through `fit` (to compare)."""
+    return keras.backend.backend() == "tensorflow" and os.environ.get("LABNN_FAST_PATH") != "0"
+
+
+def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
+    """The order of the training examples in `epoch` of a run seeded `seed`: a new
+    permutation every epoch (Keras 3.15's `fit` on TensorFlow repeats its first one)."""
+    return np.random.default_rng([seed, epoch]).permutation(n)
+
+
+def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
+    the real ones: the padded rows carry no weight, so the last step's gradient is
+    the mean over its real examples, as in `fit`."""
+    steps = -(-len(order) // batch_size)
+    index = np.zeros(steps * batch_size, np.int32)
+    mask = np.zeros(steps * batch_size, np.float32)
+    index[: len(order)], mask[: len(order)] = order, 1.0
+    return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def uses_xla(model: keras.Model) -> bool:
+    """Whether the epoch loop of `model` compiles with XLA (see the module's docstring)."""
+    return not any(isinstance(layer, _NOT_FOR_XLA) for layer in _layers(model))
+
+
+def train_compiled(
+    model: keras.Model,
+    data: Split,
+    *,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    progress: ProgressFn | None = None,
+    label: str = "",
+) -> TrainResult:
+    """Train `model` (built and compiled) on `data` for `epochs`, in place.
+
+    The history has Keras's meaning: per epoch, the mean over batches of the loss
+    (regularization included) and, where the model was compiled with it, of the
+    accuracy; both on the validation data after the epoch.
+    """
+    import tensorflow as tf  # only here: this path exists for TensorFlow alone
+
+    keras.utils.set_random_seed(seed)  # dropout masks, as in `fit`
+    loop = _EpochLoop(model)
+    x, y = tf.constant(data.x_train, tf.float32), tf.constant(data.y_train, tf.float32)
+    n = len(data.x_train)
+    history: dict[str, list[float]] = {}
+    seconds, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        index, mask = batches(epoch_order(seed, epoch, n), batch_size)
+        began = time.perf_counter()
+        loss_sum, hits = (float(v) for v in loop.epoch(x, y, index, mask))
+        seconds.append(time.perf_counter() - began)
+        logs = {"loss": loss_sum / n} | ({"accuracy": hits / n} if loop.accuracy else {})
+        if len(data.x_val):
+            scores = model.evaluate(data.x_val, data.y_val, batch_size=1000, return_dict=True,
+                                    verbose=0)  # fmt: skip
+            logs |= {f"val_{k}": float(v) for k, v in scores.items() if k in logs}
+        for name, value in logs.items():
+            history.setdefault(name, []).append(value)
+        if progress is not None:
+            progress(label, epoch + 1, epochs, logs, time.perf_counter() - start)
+    return TrainResult(
+        history=history,
+        epoch_seconds=seconds,
+        wall_time_s=time.perf_counter() - start,
+        samples_per_second=throughput(n, seconds),
+        extra={"trainer": "xla-loop" if loop.xla else "graph-loop"},
+    )
+
+
+class _EpochLoop:
+    """All SGD steps of an epoch in one call, through the model's own layers, losses
+    and optimizer. Traced once per model and input shapes (cached on the model)."""
+
+    def __init__(self, model: keras.Model):
+        config = model.get_compile_config() or {}
+        if not config or model.optimizer is None:
+            raise ValueError(f"{model.name}: compile the model before training it")
+        self.model, self.loss = model, keras.losses.get(config["loss"])
+        self.accuracy = "accuracy" in (config.get("metrics") or [])
+        self.xla = uses_xla(model)
+        cached = getattr(model, "_labnn_epoch", None)
+        if cached is None:
+            import tensorflow as tf
+
+            cached = model._labnn_epoch = tf.function(self._epoch, jit_compile=self.xla)
+        self.epoch = cached
+
+    def _epoch(self, x, y, index, mask):
+        """(sum of batch losses x batch sizes, hits) over the batches `index`."""
+        import tensorflow as tf
+
+        def step(i, loss_sum, hits):
+            rows, real = index[i], mask[i]
+            x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
+            variables = self.model.trainable_variables
+            with tf.GradientTape() as tape:
+                predicted = self.model(x_batch, training=True)
+                loss = tf.reduce_sum(self.loss(y_batch, predicted) * real) / tf.reduce_sum(real)
+                if self.model.losses:  # the L2 penalties
+                    loss += tf.add_n(self.model.losses)
+            self.model.optimizer.apply(tape.gradient(loss, variables), variables)
+            right = tf.equal(tf.argmax(predicted, -1), tf.argmax(y_batch, -1))
+            hits += tf.reduce_sum(tf.cast(right, tf.float32) * real)
+            return i + 1, loss_sum + loss * tf.reduce_sum(real), hits
+
+        zero = tf.constant(0.0)
+        _, loss_sum, hits = tf.while_loop(
+            lambda i, *_: i < tf.shape(index)[0], step, (tf.constant(0), zero, zero)
+        )
+        return loss_sum, hits
+
+
+def _layers(model: keras.Model) -> list:
+    """Every layer of `model`, those of nested models (the autoencoder's halves) included."""
+    flat = []
+    for layer in model.layers:
+        flat.extend(_layers(layer) if isinstance(layer, keras.Model) else [layer])
+    return flat

@@ -1,0 +1,108 @@
+"""The compiled epoch loop is Keras's `fit`, fed the same batches, without the feeding."""
+
+import keras
+import numpy as np
+import pytest
+
+from labnn.compiled import batches, enabled, epoch_order, train_compiled, uses_xla
+from labnn.data import Split, holdout, preprocess, subset
+from labnn.models import build_autoencoder, build_cnn, build_hinton_variant
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow", reason="the compiled loop is TensorFlow's"
+)
+SEED = 3
+
+
+@pytest.fixture(scope="module")
+def split(mnist):
+    # 600 training images at batch 128: the last batch has 88, so padding is exercised
+    return holdout(preprocess(subset(mnist, n_train=700, n_test=10)), validation_size=100)
+
+
+def fit_in_order(model, split, *, epochs, batch_size):
+    """Plain Keras `fit`, fed the compiled loop's order one epoch at a time."""
+    keras.utils.set_random_seed(SEED)
+    history = {}
+    for epoch in range(epochs):
+        order = epoch_order(SEED, epoch, len(split.x_train))
+        fitted = model.fit(split.x_train[order], split.y_train[order], batch_size=batch_size,
+                           epochs=1, shuffle=False, verbose=0,
+                           validation_data=(split.x_val, split.y_val))  # fmt: skip
+        for name, values in fitted.history.items():
+            history.setdefault(name, []).extend(values)
+    return history
+
+
+def autoencoder_split(split):
+    clean, val = (a.reshape(len(a), -1) for a in (split.x_train, split.x_val))
+    noisy = np.where(np.random.default_rng(0).random(clean.shape) < 0.1, 1.0, clean)
+    return Split(noisy.astype(np.float32), clean, val, val)
+
+
+# name -> (builder, batch size, compiled with XLA, relative tolerance of losses and weights)
+CASES = {
+    # XLA: momentum and a cosine schedule through the Keras optimizer, L2 in model.losses
+    "momentum, cosine": (
+        lambda: build_hinton_variant(momentum=0.9, decay_steps=10, seed=SEED),
+        128,
+        True,
+        1e-4,
+    ),  # fmt: skip
+    "autoencoder": (lambda: build_autoencoder(seed=SEED), 64, True, 1e-4),
+    # a plain graph: dropout masks from the layers' seed generators, batch norm's statistics
+    "dropout": (lambda: build_hinton_variant(dropout=0.3, seed=SEED), 128, False, 1e-4),
+    # Adam's first steps divide by tiny second moments and magnify the rounding of the
+    # convolutions' sums: measured 1e-3 on losses, 1.2e-3 to 3.5e-3 on weights, with
+    # or without dropout (a skipped batch or another dropout mask is 1e-1 off)
+    "cnn": (lambda: build_cnn(decay_steps=10, seed=SEED), 128, False, 1e-2),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_compiled_loop_is_fit_fed_the_same_batches(split, name):
+    build, batch_size, xla, tolerance = CASES[name]
+    data = autoencoder_split(split) if name == "autoencoder" else split
+    model, reference = build(), build()
+    assert uses_xla(model) is xla
+    result = train_compiled(model, data, epochs=2, batch_size=batch_size, seed=SEED)
+    history = fit_in_order(reference, data, epochs=2, batch_size=batch_size)
+    assert set(result.history) == set(history)
+    for metric in ("loss", "val_loss"):
+        np.testing.assert_allclose(result.history[metric], history[metric], rtol=tolerance,
+                                   err_msg=f"{name} {metric}")  # fmt: skip
+    # sums in another order may flip a near-tie: a couple of images at most
+    for metric, images in (("accuracy", len(data.x_train)), ("val_accuracy", len(data.x_val))):
+        if metric in history:
+            np.testing.assert_allclose(result.history[metric], history[metric],
+                                       atol=2.01 / images, err_msg=f"{name} {metric}")  # fmt: skip
+    mine, theirs = (np.concatenate([w.ravel() for w in m.get_weights()])
+                    for m in (model, reference))  # fmt: skip
+    assert np.linalg.norm(mine - theirs) / np.linalg.norm(theirs) < tolerance
+    assert result.extra["trainer"] == ("xla-loop" if xla else "graph-loop")
+
+
+def test_the_last_batch_is_padded_and_masked():
+    index, mask = batches(np.arange(10)[::-1], 4)
+    assert index.shape == mask.shape == (3, 4)
+    assert index[2].tolist() == [1, 0, 0, 0] and mask[2].tolist() == [1, 1, 0, 0]
+    assert mask.sum() == 10
+
+
+def test_every_epoch_has_its_own_order():
+    first, again = epoch_order(0, 0, 1000), epoch_order(0, 0, 1000)
+    assert (first == again).all() and sorted(first) == list(range(1000))
+    assert (first != epoch_order(0, 1, 1000)).any() and (first != epoch_order(1, 0, 1000)).any()
+
+
+def test_an_uncompiled_model_is_refused(split):
+    model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    with pytest.raises(ValueError, match="compile the model"):
+        train_compiled(model, split, epochs=1, batch_size=128, seed=0)
+
+
+def test_the_switch_turns_the_fast_paths_off(monkeypatch):
+    assert enabled()
+    monkeypatch.setenv("LABNN_FAST_PATH", "0")
+    assert not enabled()
