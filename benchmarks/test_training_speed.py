@@ -23,7 +23,8 @@ from labnn.models import (
     training_flops,
 )
 from labnn.profiles import PROFILES
-from labnn.stacked import enabled, train_stack
+from labnn.compiled import enabled, train_compiled, uses_xla
+from labnn.stacked import train_stack
 from labnn.training import train
 
 # model -> (builder, batch size, slice size for a round of about a second on 2 cores,
@@ -40,13 +41,23 @@ ROUNDS, WARMUP = 5, 1
 
 
 def labnn_path(models, data, batch_size, stacked):
-    """One epoch the way the report trains these models: the fast path for the
-    MLPs (`labnn.stacked`), `labnn.training.train` for the others."""
+    """One epoch the way the report trains these models: on TensorFlow the plain-SGD
+    MLPs stacked (`labnn.stacked`), the others in a compiled loop (`labnn.compiled`);
+    on the other backends `labnn.training.train`."""
     if stacked:
         results = train_stack(models, data, epochs=1, batch_size=batch_size, seed=0)
         return results[0].history["loss"][-1]
-    result = train(models[0], data, epochs=1, batch_size=batch_size, seed=0)
+    trainer = train_compiled if enabled() else train
+    result = trainer(models[0], data, epochs=1, batch_size=batch_size, seed=0)
     return result.history["loss"][-1]
+
+
+def path_name(model, stacked: bool) -> str:
+    if stacked:
+        return "stacked (XLA)"
+    if enabled():
+        return f"compiled loop ({'XLA' if uses_xla(model) else 'graph'})"
+    return "train (fit)"
 
 
 def fit_path(model, data, batch_size):
@@ -81,7 +92,7 @@ def test_training_throughput(benchmark, mnist, device, name):
     flops = training_flops(baseline)
     info = {
         "model": name, "samples": n, "runs": len(models), "batch_size": batch_size,
-        "rounds": ROUNDS, "path": "stacked (XLA)" if stacked else "train",
+        "rounds": ROUNDS, "path": path_name(baseline, stacked),
         "dtype": keras.config.floatx(), "flops_per_sample": flops,
         "backend": keras.backend.backend(), "backend_version": backend_version(),
         "device": device["name"], "device_kind": device["kind"],

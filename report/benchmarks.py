@@ -36,7 +36,8 @@ def _rows(benchmarks: list[dict]) -> list[dict]:
     for e in sorted(extra, key=lambda e: (e["model"], e["device_kind"])):
         for path in ("labnn", "fit"):
             rows.append({
-                "model": e["model"], "path": path, "device": e["device"],
+                "model": e["model"], "device": e["device"],
+                "path": f"labnn: {e['path']}" if path == "labnn" and "path" in e else path,
                 "backend": f"{e['backend']} {e['backend_version']}",
                 "batch_size": e["batch_size"], **e[path],
                 "peak_gflops": e["matmul_peak_gflops"],
