@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from benchmarks.conftest import backend_version, matmul_peak, samples, split
+from labnn.compiled import enabled, train_compiled, uses_xla
 from labnn.models import (
     build_autoencoder,
     build_cnn,
@@ -23,7 +24,6 @@ from labnn.models import (
     training_flops,
 )
 from labnn.profiles import PROFILES
-from labnn.compiled import enabled, train_compiled, uses_xla
 from labnn.stacked import train_stack
 from labnn.training import train
 
