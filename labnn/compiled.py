@@ -129,8 +129,9 @@ class _EpochLoop:
         chunks (`evaluate` spends a quarter second building its input pipeline)."""
         loss_sum = hits = 0.0
         for begin in range(0, len(x), chunk):
-            loss, right = self._compiled_scores(x[begin : begin + chunk], y[begin : begin + chunk])
-            loss_sum += float(loss) * len(x[begin : begin + chunk])
+            part = slice(begin, begin + chunk)
+            loss, right = self._compiled_scores(x[part], y[part])
+            loss_sum += float(loss) * len(x[part])
             hits += float(right)
         return loss_sum / len(x), hits / len(x)
 
@@ -142,8 +143,17 @@ class _EpochLoop:
         loss = tf.reduce_mean(self.loss(y, predicted))
         if self.model.losses:
             loss += tf.add_n(self.model.losses)
-        right = tf.equal(tf.argmax(predicted, -1), tf.argmax(y, -1))
-        return loss, tf.reduce_sum(tf.cast(right, tf.float32))
+        return loss, self._hits(predicted, y, 1.0)
+
+    def _hits(self, predicted, y, weight):
+        """Correctly classified examples, weighted; 0 where the model reports no accuracy
+        (the autoencoder: no argmax over 784 outputs in every step)."""
+        import tensorflow as tf
+
+        if not self.accuracy:
+            return tf.constant(0.0)
+        right = tf.cast(tf.equal(tf.argmax(predicted, -1), tf.argmax(y, -1)), tf.float32)
+        return tf.reduce_sum(right * weight)
 
     def _epoch(self, x, y, index, mask):
         """(sum of batch losses x batch sizes, hits) over the batches `index`."""
@@ -159,8 +169,7 @@ class _EpochLoop:
                 if self.model.losses:  # the L2 penalties
                     loss += tf.add_n(self.model.losses)
             self.model.optimizer.apply(tape.gradient(loss, variables), variables)
-            right = tf.equal(tf.argmax(predicted, -1), tf.argmax(y_batch, -1))
-            hits += tf.reduce_sum(tf.cast(right, tf.float32) * real)
+            hits += self._hits(predicted, y_batch, real)
             return i + 1, loss_sum + loss * tf.reduce_sum(real), hits
 
         zero = tf.constant(0.0)
