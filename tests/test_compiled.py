@@ -4,7 +4,15 @@ import keras
 import numpy as np
 import pytest
 
-from labnn.compiled import batches, enabled, epoch_order, train_compiled, uses_xla
+from labnn.compiled import (
+    _EpochLoop,
+    batches,
+    enabled,
+    epoch_order,
+    sum_of_squares,
+    train_compiled,
+    uses_xla,
+)
 from labnn.data import Split, holdout, preprocess, subset
 from labnn.models import build_autoencoder, build_cnn, build_hinton_variant
 
@@ -106,3 +114,33 @@ def test_the_switch_turns_the_fast_paths_off(monkeypatch):
     assert enabled()
     monkeypatch.setenv("LABNN_FAST_PATH", "0")
     assert not enabled()
+
+
+@pytest.mark.parametrize("shape", [(784, 500), (3, 3, 32, 64)])
+def test_sum_of_squares_is_numpys(shape):
+    kernel = np.random.default_rng(0).normal(size=shape).astype(np.float32)
+    expected = np.sum(kernel.astype(np.float64) ** 2)
+    assert abs(float(sum_of_squares(kernel)) - expected) / expected < 1e-6
+
+
+def _mlp(regularizers):
+    dense = [keras.layers.Dense(20, kernel_regularizer=r,
+                                kernel_initializer=keras.initializers.GlorotUniform(seed=i))
+             for i, r in enumerate(regularizers)]  # fmt: skip
+    model = keras.Sequential([keras.Input((784,)), *dense])
+    model.compile(optimizer="sgd", loss="categorical_crossentropy")
+    return model
+
+
+@pytest.mark.parametrize(
+    "regularizers",
+    [
+        [keras.regularizers.L2(1e-3), None, keras.regularizers.L2(2e-2)],  # the loop's sums
+        [keras.regularizers.L2(1e-3), keras.regularizers.L1(1e-2)],  # Keras's own terms
+    ],
+    ids=["l2 only", "l2 and l1"],
+)
+def test_the_penalty_is_the_models_regularization_loss(regularizers):
+    model = _mlp(regularizers)
+    expected = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
+    assert float(_EpochLoop(model)._penalty()) == pytest.approx(expected, rel=1e-6)
