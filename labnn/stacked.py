@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from labnn.compiled import batches, enabled, epoch_order
+from labnn.compiled import batches, enabled, epoch_order, row_sums_of_squares
 from labnn.data import Split
 from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.training import ProgressFn, TrainResult, throughput
@@ -219,20 +219,17 @@ def _logits(weights, count: int):
 
 
 def _penalty(weights, l2):
-    """Each model's L2 term: its factor times the squares of its hidden kernels.
-
-    The squares are summed down each column by a product with a row of ones:
-    as a reduction, XLA on CPU sums them through a scalar reduce-window loop,
-    about a tenth of a Hinton MLP's step (perf samples)."""
+    """Each model's L2 term: its factor times the squares of its hidden kernels,
+    summed row by row as products (`row_sums_of_squares` says why)."""
     import tensorflow as tf
 
     first, _, *rest = weights
     count = l2.shape[0]
-    columns = tf.matmul(tf.ones([1, first.shape[0]]), tf.square(first))  # (1, R * units)
-    squares = tf.reduce_sum(tf.reshape(columns, [count, -1]), axis=1)
+    rows = row_sums_of_squares(tf.reshape(first, [-1, first.shape[1] // count]))
+    squares = tf.reduce_sum(tf.reshape(rows, [-1, count]), axis=0)  # (inputs, R) summed
     for kernel in rest[: len(rest) // 2 - 1]:
-        columns = tf.matmul(tf.ones([count, 1, kernel.shape[1]]), tf.square(kernel))
-        squares += tf.reduce_sum(columns, axis=[1, 2])
+        rows = row_sums_of_squares(tf.reshape(kernel, [-1, kernel.shape[2]]))
+        squares += tf.reduce_sum(tf.reshape(rows, [count, -1]), axis=1)  # (R, inputs) summed
     return l2 * squares
 
 
