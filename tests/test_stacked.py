@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from labnn.compiled import epoch_order
-from labnn.data import holdout, preprocess, subset
+from labnn.data import Split, holdout, preprocess, subset
 from labnn.models import build_cnn, build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.runs import Run
 from labnn.stacked import groups, stackable, train_stack
@@ -73,6 +73,18 @@ def test_each_run_keeps_its_own_l2_factor(split):
     norms = [np.sum(np.square(m.get_weights()[0])) for m in models]
     # 16 steps of decay by 2 * 0.1 * 1e-2 leave 0.998**32 = 0.94 of the squares
     assert norms[1] < 0.97 * norms[0]
+
+
+def test_a_steps_loss_has_the_penalty_of_the_weights_it_starts_from(split):
+    """One step: the loss is Keras's loss of the initial weights on that batch. With
+    this L2 factor the penalty is about 49 and a step's decay shrinks the squares
+    by 2 %, so the next weights' penalty would be about 1 off."""
+    one_batch = Split(split.x_train[:128], split.y_train[:128], split.x_val, split.y_val)
+    models = [build_hinton_mlp(l2=l2, seed=0) for l2 in (0.05, 0.0)]
+    expected = [m.evaluate(one_batch.x_train, one_batch.y_train, verbose=0)[0] for m in models]
+    results = train_stack(models, one_batch, epochs=1, batch_size=128, seed=0)
+    losses = [r.history["loss"][0] for r in results]
+    np.testing.assert_allclose(losses, expected, rtol=1e-5)
 
 
 def test_stacked_times_are_each_runs_share(split):
