@@ -151,9 +151,10 @@ class _EpochLoop:
         with the products in a full build)."""
         import tensorflow as tf
 
-        terms = [factor * sum_of_squares(kernel) for factor, kernel in _l2_kernels(self.model)]
-        if not self.xla or len(terms) != len(self.model.losses):
-            terms = self.model.losses
+        terms = self.model.losses
+        l2 = _l2_kernels(self.model) if self.xla else []
+        if l2 and len(l2) == len(terms):  # only L2 terms: sum them as products
+            terms = [factor * sum_of_squares(kernel) for factor, kernel in l2]
         return tf.add_n(terms) if terms else tf.constant(0.0)
 
     def _hits(self, predicted, y, weight):
