@@ -288,14 +288,8 @@ def _epoch(weights, l2, learning_rate, x, y, index, mask):
             w - learning_rate * (g if d is None else g + d * w)
             for w, g, d in zip(weights, grads, decay, strict=True)
         )
-        losses = cross + penalty
-        return (
-            i + 1,
-            weights,
-            _penalty(weights, l2),
-            loss_sum + losses * tf.reduce_sum(mask[i]),
-            (hits + right),
-        )
+        losses = (cross + penalty) * tf.reduce_sum(mask[i])
+        return i + 1, weights, _penalty(weights, l2), loss_sum + losses, hits + right
 
     zeros = tf.zeros_like(l2)
     _, weights, _, loss_sum, hits = tf.while_loop(
