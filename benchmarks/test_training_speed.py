@@ -9,11 +9,13 @@ stacks: five Hinton MLPs, one per L2 factor, on labnn's path against one plain
 """
 
 import time
+from contextlib import ExitStack
 
 import keras
 import numpy as np
 import pytest
 
+from benchmarks import onednn_worker
 from benchmarks.conftest import backend_version, matmul_peak, samples, split
 from labnn.compiled import enabled, train_compiled, uses_xla
 from labnn.models import (
@@ -52,9 +54,11 @@ def labnn_path(models, data, batch_size, stacked):
     return result.history["loss"][-1]
 
 
-def path_name(model, stacked: bool) -> str:
+def path_name(model, stacked: bool, worker: bool) -> str:
     if stacked:
         return "stacked (XLA)"
+    if worker:
+        return "compiled loop (graph), oneDNN worker"
     if enabled():
         return f"compiled loop ({'XLA' if uses_xla(model) else 'graph'})"
     return "train (fit)"
@@ -85,14 +89,20 @@ def test_training_throughput(benchmark, mnist, device, name):
         fit_seconds.append(time.perf_counter() - start)
 
     benchmark.group = f"{name} {device['kind']}"
-    loss = benchmark.pedantic(labnn_path, args=(models, data, batch_size, stacked), setup=fit_round,
-                              rounds=ROUNDS, warmup_rounds=WARMUP, iterations=1)  # fmt: skip
+    labnn_round, args = labnn_path, (models, data, batch_size, stacked)
+    with ExitStack() as stack:
+        worker = onednn_worker.wanted(baseline, device["kind"])
+        if worker:  # as the report trains it (the worker starts before any round)
+            client = stack.enter_context(onednn_worker.onednn_worker())
+            labnn_round, args = _on(client), (build, n, batch_size)
+        loss = benchmark.pedantic(labnn_round, args=args, setup=fit_round, rounds=ROUNDS,
+                                  warmup_rounds=WARMUP, iterations=1)  # fmt: skip
 
     assert np.isfinite(loss) and np.isfinite(fit_losses[-1]), "training diverged"
     flops = training_flops(baseline)
     info = {
         "model": name, "samples": n, "runs": len(models), "batch_size": batch_size,
-        "rounds": ROUNDS, "path": path_name(baseline, stacked),
+        "rounds": ROUNDS, "path": path_name(baseline, stacked, worker),
         "dtype": keras.config.floatx(), "flops_per_sample": flops,
         "backend": keras.backend.backend(), "backend_version": backend_version(),
         "device": device["name"], "device_kind": device["kind"],
@@ -107,3 +117,13 @@ def test_training_throughput(benchmark, mnist, device, name):
                           "fraction_of_peak": rate * flops / 1e9 / peak}  # fmt: skip
         info.update(matmul_peak_gflops=peak, ratio_to_fit=rates["labnn"] / rates["fit"])
     benchmark.extra_info.update(info)
+
+
+def _on(client):
+    """A round of `onednn_worker.train_epoch` on the client's worker."""
+
+    def round_(build, n, batch_size):
+        future = client.submit(onednn_worker.train_epoch, build, n, batch_size, pure=False)
+        return future.result()
+
+    return round_

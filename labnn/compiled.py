@@ -56,6 +56,21 @@ def uses_xla(model: keras.Model) -> bool:
     return not any(isinstance(layer, _NOT_FOR_XLA) for layer in _layers(model))
 
 
+def convolutional(model: keras.Model) -> bool:
+    """Whether `model` has convolutions (they train faster with oneDNN, `onednn_on`)."""
+    return any(isinstance(layer, keras.layers.Conv2D) for layer in _layers(model))
+
+
+def onednn_on() -> bool | None:
+    """Whether TensorFlow runs its oneDNN kernels in this process (TF_ENABLE_ONEDNN_OPTS,
+    read as it loads; on by default only on some Intel CPUs); None on other backends."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
 def train_compiled(
     model: keras.Model,
     data: Split,

@@ -48,7 +48,7 @@ def run_on_dask(
     """Train each unit of runs (runs trained together, `labnn.stacked.groups`) as one
     task on the cluster `how` names; `record(u, r, results, arrays, meta)` stores run r
     of unit u as soon as its unit arrives, so an interruption loses only unfinished runs."""
-    with _connect(how) as client:
+    with connect(how) as client:
         client.register_plugin(WorkerSetup())
         source = _data_source(client, mnist)
         _announce(client, how, sum(map(len, units)), source, progress)
@@ -73,16 +73,21 @@ def run_on_dask(
 
 
 @contextmanager
-def _connect(how: Scheduler) -> Iterator[Client]:
+def connect(how: Scheduler) -> Iterator[Client]:
+    """A client of the cluster `how` names: a local one started here (and closed on
+    exit), or the scheduler at its address."""
     if how.kind == "local":
-        with LocalCluster(
-            n_workers=how.workers,
-            threads_per_worker=how.threads_per_worker,
-            processes=True,  # TensorFlow's pools and seeds are per process
-            host="127.0.0.1",
-            dashboard_address=":0" if _has_bokeh() else None,
-            silence_logs=logging.ERROR,
-        ) as cluster, Client(cluster) as client:  # fmt: skip
+        with _environ(how.env):  # the workers start here
+            cluster = LocalCluster(
+                n_workers=how.workers,
+                threads_per_worker=how.threads_per_worker,
+                processes=True,  # TensorFlow's pools and seeds are per process
+                host="127.0.0.1",
+                dashboard_address=":0" if _has_bokeh() else None,
+                silence_logs=logging.ERROR,
+                env=dict(how.env),  # and again in a worker its nanny restarts
+            )
+        with cluster, Client(cluster) as client:
             yield client
         return
     try:
@@ -97,6 +102,23 @@ def _connect(how: Scheduler) -> Iterator[Client]:
         yield client
 
 
+@contextmanager
+def _environ(variables: tuple[tuple[str, str], ...]) -> Iterator[None]:
+    """`variables` in this process's environment while it spawns the local workers, so
+    each has them from its start: Dask's own `env` is set only after a worker has
+    imported the caller's main module, which may have loaded TensorFlow already."""
+    saved = {name: os.environ.get(name) for name, _ in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs it
 
@@ -108,6 +130,8 @@ def _announce(client: Client, how: Scheduler, n_runs: int, source, progress: Pro
     data = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
     text = (f"dask: {n_runs} run(s) on {where}, {len(workers)} worker(s) x "
             f"{'/'.join(map(str, threads))} thread(s), MNIST from {data}")  # fmt: skip
+    if how.env:
+        text += ", with " + " ".join(f"{k}={v}" for k, v in how.env)
     link = _dashboard(client)
     progress.note(text + (f"; dashboard {link}" if link else ""))
 

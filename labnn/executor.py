@@ -10,6 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
+from labnn.compiled import convolutional, onednn_on
 from labnn.runs import Run, compute, compute_all, stack_label
 from labnn.scheduler import parse_scheduler, resolve
 from labnn.stacked import groups
@@ -48,7 +49,8 @@ def run_all(
     units = _units(runs, missing)
     samples = sum(runs[i].epochs for i in missing) * len(data.split.x_train)
     stacked = any(len(unit) > 1 for unit in units)
-    how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked)
+    how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked,
+                  onednn=_wants_onednn([runs[unit[0]] for unit in units]))  # fmt: skip
     if how.kind == "none" or not missing:
         return run_here(store, runs, data, progress)
     from labnn.dask_runs import run_on_dask  # Dask is an optional extra
@@ -103,6 +105,12 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLin
                 entries[i] = store.run(specs[i], partial(compute, runs[i], data, progress=progress),
                                        on_hit=partial(_note_stored, progress, runs[i]))  # fmt: skip
     return entries
+
+
+def _wants_onednn(runs: list[Run]) -> bool:
+    """Whether `runs` are all convolutional networks and this process runs TensorFlow
+    without its oneDNN kernels (`labnn.scheduler.resolve` says why that matters)."""
+    return bool(runs) and onednn_on() is False and all(convolutional(r.model()) for r in runs)
 
 
 def _units(runs: list[Run], indices: list[int]) -> list[list[int]]:

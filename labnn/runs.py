@@ -36,6 +36,10 @@ class Run:
     after: Callable[[keras.Model, Dataset], tuple[dict, dict]] | None = None
     label: str = ""
 
+    def model(self) -> keras.Model:
+        """The run's model, built (and compiled) from its parameters and seed."""
+        return self.build(**self.params, seed=self.seed)
+
     def spec(self, data: Dataset) -> dict:
         """What identifies this run in the store (the fast paths' runs see another
         batch order than `fit`'s, so they are other runs)."""
@@ -65,7 +69,7 @@ def compute_all(
     """Train `runs`, one group of `labnn.stacked.groups`: stacked on the fast path
     when they can be, else the one run alone, in a compiled epoch loop on TensorFlow
     and through `fit` on the other backends."""
-    models = [run.build(**run.params, seed=run.seed) for run in runs]
+    models = [run.model() for run in runs]
     first = runs[0]
     how = {"epochs": first.epochs, "batch_size": first.batch_size, "seed": first.seed,
            "progress": progress, "label": label or stack_label(runs)}  # fmt: skip

@@ -329,6 +329,8 @@ def environment() -> dict:
     """Versions and machine, recorded in every entry and shown in the report's appendix."""
     import keras
 
+    from labnn.compiled import onednn_on
+
     backend = keras.backend.backend()
     backend_module = sys.modules.get(backend)
     return {
@@ -340,6 +342,7 @@ def environment() -> dict:
         "machine": platform.machine(),
         "processor": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "onednn": onednn_on(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 

@@ -253,3 +253,43 @@ def test_auto_sends_long_single_runs_to_workers_and_keeps_stacks_here(monkeypatc
     assert resolve(auto, runs=3, samples=33_000_000, stacked=True).kind == "none"
     assert resolve(auto, runs=6, samples=90_000).kind == "none"  # too short to pay the start
     assert resolve(parse_scheduler("local:2"), runs=3, samples=1, stacked=True).kind == "local"
+
+
+def test_auto_gives_long_convolutional_runs_a_onednn_worker(monkeypatch):
+    from labnn.scheduler import ONEDNN, ONEDNN_MIN_SAMPLES, resolve
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    auto, long = parse_scheduler("auto"), ONEDNN_MIN_SAMPLES
+    onednn_worker = resolve(auto, runs=1, samples=long, onednn=True)
+    assert (onednn_worker.workers, onednn_worker.threads_per_worker) == (1, 2)
+    assert dict(onednn_worker.env) == ONEDNN
+    assert resolve(auto, runs=1, samples=long - 1, onednn=True).kind == "none"
+    assert resolve(auto, runs=1, samples=long).kind == "none"  # a long MLP stays here
+    assert dict(resolve(parse_scheduler("local:2"), runs=1, samples=1, onednn=True).env) == ONEDNN
+    address = parse_scheduler("tcp://10.0.0.1:8786")  # remote workers are set up by their owner
+    assert resolve(address, runs=1, samples=long, onednn=True) == address
+
+
+@pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
+def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
+    mnist, quick_store, tmp_path
+):
+    from labnn.compiled import onednn_on
+    from labnn.experiments import q3
+
+    here, _ = q3.train_cnn(override(QUICK, {"scheduler": "none"}), mnist, quick_store)
+    before = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
+    store = Store(tmp_path)
+    worker, _ = q3.train_cnn(override(QUICK, {"scheduler": "local:1"}), mnist, store)
+
+    assert store.computed == 1 and worker.key == here.key
+    assert worker.meta["worker"].startswith("tcp://127.0.0.1:")
+    assert worker.meta["onednn"] is True
+    assert os.environ.get("TF_ENABLE_ONEDNN_OPTS") == before  # this process: as it was
+    assert here.meta["onednn"] is onednn_on()
+    # Other kernels sum in another order: float-level differences, grown by Adam.
+    for metric in ("accuracy", "val_accuracy"):
+        np.testing.assert_allclose(worker.results["history"][metric],
+                                   here.results["history"][metric], atol=0.02)  # fmt: skip
+    agree = worker.arrays["test_predicted"] == here.arrays["test_predicted"]
+    assert agree.mean() > 0.98

@@ -1,12 +1,14 @@
 """Question 3: a convolutional network, its curves, test accuracy and confusion matrix."""
 
 import math
+from functools import partial
 
 import numpy as np
 
 from labnn import answers
 from labnn.data import Mnist
-from labnn.experiments.common import Dataset, dataset, final, provenance, train_run
+from labnn.executor import run_all
+from labnn.experiments.common import Dataset, dataset, final, provenance
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
 from labnn.runs import Run
@@ -21,7 +23,9 @@ def cnn_params(profile: Profile, train_size: int) -> dict:
 
 
 def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
-    """The question-3 CNN's stored run (weights kept: question 4 classifies with it)."""
+    """The question-3 CNN's stored run (weights kept: question 4 classifies with it),
+    trained where `profile.scheduler` says: by default in a worker of its own with
+    TensorFlow's oneDNN kernels (`labnn.scheduler.resolve` says why)."""
     prepared = dataset(profile, data)
 
     run_ = Run(
@@ -35,7 +39,9 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
         after=test_predictions,
         label="q3 CNN",
     )
-    return train_run(store, run_, prepared, progress=progress), prepared
+    (entry,) = run_all(store, [run_], prepared, recipe=partial(dataset, profile), mnist=data,
+                       scheduler=profile.scheduler, progress=progress)  # fmt: skip
+    return entry, prepared
 
 
 def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
