@@ -5,7 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from benchmarks.conftest import data_dir, split
-from labnn.compiled import convolutional, enabled, onednn_on, train_compiled
+from labnn.compiled import convolutional, enabled, onednn_for_workers, train_compiled
 from labnn.data import load_mnist
 from labnn.scheduler import ONEDNN, Scheduler
 
@@ -13,13 +13,13 @@ _ON_WORKER: dict = {}  # the worker's data and model, kept from round to round
 
 
 def wanted(model, device_kind: str) -> bool:
-    """Whether the report trains `model` in a oneDNN worker here (the CPU, without
-    oneDNN in this process, with Dask installed)."""
+    """Whether the report trains `model` in a oneDNN worker here (on the CPU, with
+    Dask installed, `labnn.compiled.onednn_for_workers`)."""
     import importlib.util
 
-    dask = importlib.util.find_spec("distributed") is not None
-    here = onednn_on() is False
-    return device_kind == "cpu" and enabled() and convolutional(model) and here and dask
+    if device_kind != "cpu" or importlib.util.find_spec("distributed") is None:
+        return False
+    return enabled() and convolutional(model) and onednn_for_workers()
 
 
 @contextmanager

@@ -71,6 +71,13 @@ def onednn_on() -> bool | None:
     return bool(_pywrap_util_port.IsMklEnabled())
 
 
+def onednn_for_workers() -> bool:
+    """Whether workers should load TensorFlow with oneDNN for convolutional networks:
+    this process runs TensorFlow without it, and no one set TF_ENABLE_ONEDNN_OPTS
+    (a value set is a choice the workers inherit)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") is None and onednn_on() is False
+
+
 def train_compiled(
     model: keras.Model,
     data: Split,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from labnn.compiled import convolutional, onednn_on
+from labnn.compiled import convolutional, onednn_for_workers
 from labnn.runs import Run, compute, compute_all, stack_label
 from labnn.scheduler import parse_scheduler, resolve
 from labnn.stacked import groups
@@ -108,9 +108,9 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLin
 
 
 def _wants_onednn(runs: list[Run]) -> bool:
-    """Whether `runs` are all convolutional networks and this process runs TensorFlow
-    without its oneDNN kernels (`labnn.scheduler.resolve` says why that matters)."""
-    return bool(runs) and onednn_on() is False and all(convolutional(r.model()) for r in runs)
+    """Whether `runs` are all convolutional networks that workers should train with
+    oneDNN (`labnn.compiled.onednn_for_workers`; `labnn.scheduler.resolve` says why)."""
+    return bool(runs) and onednn_for_workers() and all(convolutional(r.model()) for r in runs)
 
 
 def _units(runs: list[Run], indices: list[int]) -> list[list[int]]:

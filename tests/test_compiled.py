@@ -144,3 +144,12 @@ def test_the_penalty_is_the_models_regularization_loss(regularizers):
     model = _mlp(regularizers)
     expected = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
     assert float(_EpochLoop(model)._penalty()) == pytest.approx(expected, rel=1e-6)
+
+
+def test_workers_get_onednn_only_when_no_one_chose(monkeypatch):
+    from labnn.compiled import onednn_for_workers, onednn_on
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert not onednn_for_workers()  # a choice the workers inherit
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
+    assert onednn_for_workers() is (onednn_on() is False)
