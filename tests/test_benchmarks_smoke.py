@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 
+from labnn.compiled import onednn_for_workers
 from report.benchmarks import latest_run
 from tests.conftest import REPO
 
@@ -34,7 +35,8 @@ def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
 
     run = latest_run(tmp_path)
     # on TensorFlow, each model on the fast path the report trains it on
-    paths = {"autoencoder": "compiled loop (XLA)", "cnn": "compiled loop (graph)",
+    cnn = "compiled loop (graph)" + (", oneDNN worker" if onednn_for_workers() else "")
+    paths = {"autoencoder": "compiled loop (XLA)", "cnn": cnn,
              "hinton_mlp": "stacked (XLA)", "hinton_sweep": "stacked (XLA)",
              "notebook_mlp": "stacked (XLA)"}  # fmt: skip
     assert [(row["model"], row["path"]) for row in run["rows"]] == [
