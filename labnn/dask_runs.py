@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from distributed import Client, LocalCluster, as_completed, get_worker
 
@@ -52,9 +53,11 @@ def run_on_dask(
         client.register_plugin(WorkerSetup())
         source = _data_source(client, mnist)
         _announce(client, how, sum(map(len, units)), source, progress)
+        topic = _progress_topic(client)
+        client.subscribe_topic(topic, partial(_show_epoch, progress))
         futures = {
-            client.submit(train_remotely, unit, recipe, data.spec, source, retries=RETRIES,
-                          pure=False): u
+            client.submit(train_remotely, unit, recipe, data.spec, source, topic,
+                          retries=RETRIES, pure=False): u
             for u, unit in enumerate(units)
         }  # fmt: skip
         entries: list[list[Entry]] = [[] for _ in units]
@@ -165,9 +168,11 @@ _cache: dict = {}
 _one_run_at_a_time = threading.Lock()  # seeds and thread pools are per process
 
 
-def train_remotely(runs: list[Run], recipe, data_spec: dict, source: Mnist | None):
+def train_remotely(
+    runs: list[Run], recipe, data_spec: dict, source: Mnist | None, topic: str | None = None
+):
     """On a worker: rebuild the runs' data, check it is the client's, and train them
-    (together, when they are a stack)."""
+    (together, when they are a stack), sending each epoch's progress under `topic`."""
     with _one_run_at_a_time:
         mnist = _own_mnist() if source is None else _verified(source)
         if mnist.fingerprint != data_spec["fingerprint"]:
@@ -178,9 +183,28 @@ def train_remotely(runs: list[Run], recipe, data_spec: dict, source: Mnist | Non
             )
         data = _dataset(recipe, mnist, data_spec)
         started = time.time()
-        computed = compute_all(runs, data)
+        report = None if topic is None else partial(_send_epoch, get_worker(), topic)
+        computed = compute_all(runs, data, progress=report)
         meta = {**environment(), "worker": get_worker().address, "started": started}
         return computed, meta
+
+
+def _progress_topic(client: Client) -> str:
+    """This client's own topic: builds sharing a scheduler see only their own runs."""
+    return f"labnn-progress-{client.id}"
+
+
+def _send_epoch(worker, topic: str, label: str, epoch: int, epochs: int, logs: dict,
+                elapsed: float):  # fmt: skip
+    """A `ProgressFn` on a worker: the epoch's line goes to the client as an event."""
+    metrics = {name: float(value) for name, value in logs.items()}  # msgpack: no numpy
+    worker.log_event(topic, [label, epoch, epochs, metrics, elapsed])
+
+
+def _show_epoch(progress: ProgressLine, event):
+    """On the client: a worker's epoch, shown as the client shows its own runs'."""
+    _, (label, epoch, epochs, logs, elapsed) = event
+    progress(label, epoch, epochs, logs, elapsed)
 
 
 def _own_mnist() -> Mnist:

@@ -175,8 +175,8 @@ class ProgressLine:
 
     def note(self, text: str):
         """A line of its own (which experiment starts, which run comes from the store)."""
-        if not self.quiet:
-            self.stream.write(text + "\n")
+        if not self.quiet:  # over a live line, which the next epoch redraws
+            self.stream.write(("\r\x1b[K" if self.live else "") + text + "\n")
             self.stream.flush()
 
 

@@ -21,6 +21,7 @@ from labnn.experiments.common import dataset  # noqa: E402
 from labnn.profiles import QUICK, override  # noqa: E402
 from labnn.scheduler import parse_scheduler  # noqa: E402
 from labnn.store import Store  # noqa: E402
+from labnn.training import ProgressLine  # noqa: E402
 from report.cli import main  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
@@ -280,7 +281,9 @@ def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     here, _ = q3.train_cnn(override(QUICK, {"scheduler": "none"}), mnist, quick_store)
     before = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     store = Store(tmp_path)
-    worker, _ = q3.train_cnn(override(QUICK, {"scheduler": "local:1"}), mnist, store)
+    shown = EpochsShown()
+    worker, _ = q3.train_cnn(override(QUICK, {"scheduler": "local:1"}), mnist, store,
+                             progress=shown)  # fmt: skip
 
     assert store.computed == 1 and worker.key == here.key
     assert worker.meta["worker"].startswith("tcp://127.0.0.1:")
@@ -293,3 +296,20 @@ def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
                                    here.results["history"][metric], atol=0.02)  # fmt: skip
     agree = worker.arrays["test_predicted"] == here.arrays["test_predicted"]
     assert agree.mean() > 0.98
+    # Each epoch on the worker was shown here as it finished, with its metrics.
+    epochs = QUICK.cnn_epochs
+    assert [(label, epoch) for label, epoch, _ in shown.epochs] == [
+        ("q3 CNN", e) for e in range(1, epochs + 1)
+    ]
+    assert shown.epochs[-1][2]["val_accuracy"] == worker.results["history"]["val_accuracy"][-1]
+
+
+class EpochsShown(ProgressLine):
+    """A quiet progress line that remembers each epoch it was given."""
+
+    def __init__(self):
+        super().__init__(quiet=True)
+        self.epochs = []
+
+    def __call__(self, label, epoch, epochs, logs, elapsed):
+        self.epochs.append((label, epoch, logs))
