@@ -52,7 +52,9 @@ def run_on_dask(
     with connect(how) as client:
         client.register_plugin(WorkerSetup())
         source = _data_source(client, mnist)
-        _announce(client, how, sum(map(len, units)), source, progress)
+        data_from = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
+        _announce(client, how, f"{sum(map(len, units))} run(s)", progress,
+                  f"MNIST from {data_from}")  # fmt: skip
         topic = _progress_topic(client)
         client.subscribe_topic(topic, partial(_show_epoch, progress))
         futures = {
@@ -73,6 +75,30 @@ def run_on_dask(
             client.cancel(list(futures))
             raise
     return entries
+
+
+def call_on_dask(how: Scheduler, what: str, function: Callable, *args, progress: ProgressLine):
+    """`function(*args)`, which returns (results, arrays), computed on a worker of the
+    cluster `how` names; (results, arrays, meta), where meta is the worker's
+    environment. For work other than training runs, e.g. where a oneDNN worker
+    predicts faster than this process (`labnn.experiments.q4.noise_evaluation`)."""
+    with connect(how) as client:
+        client.register_plugin(WorkerSetup())
+        _announce(client, how, what, progress)
+        sent = client.scatter(list(args), hash=False)  # the test set: not inside the graph
+        future = client.submit(_call_remotely, function, *sent, retries=RETRIES, pure=False)
+        results, arrays, meta = future.result()  # Ctrl-C: closing the client cancels it
+        progress.note(f"{what}: done on {meta['worker']} in {meta['seconds']:.0f} s")
+        return results, arrays, meta
+
+
+def _call_remotely(function: Callable, *args):
+    with _one_run_at_a_time:
+        started = time.perf_counter()
+        results, arrays = function(*args)
+        seconds = time.perf_counter() - started
+        return results, arrays, {**environment(), "worker": get_worker().address,
+                                 "seconds": seconds}  # fmt: skip
 
 
 @contextmanager
@@ -126,13 +152,13 @@ def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs it
 
 
-def _announce(client: Client, how: Scheduler, n_runs: int, source, progress: ProgressLine):
+def _announce(client: Client, how: Scheduler, what: str, progress: ProgressLine, *more: str):
     workers = client.scheduler_info()["workers"].values()
     threads = sorted({w["nthreads"] for w in workers})
     where = "a local cluster" if how.kind == "local" else how.address
-    data = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
-    text = (f"dask: {n_runs} run(s) on {where}, {len(workers)} worker(s) x "
-            f"{'/'.join(map(str, threads))} thread(s), MNIST from {data}")  # fmt: skip
+    text = ", ".join((f"dask: {what} on {where}",
+                      f"{len(workers)} worker(s) x {'/'.join(map(str, threads))} thread(s)",
+                      *more))  # fmt: skip
     if how.env:
         text += ", with " + " ".join(f"{k}={v}" for k, v in how.env)
     link = _dashboard(client)

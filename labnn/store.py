@@ -141,13 +141,14 @@ class Store:
     def run(
         self,
         spec: dict,
-        compute: Callable[[], tuple[dict, dict]],
+        compute: Callable[[], tuple],
         *,
         on_hit: Callable[[Entry], None] | None = None,
     ) -> Entry:
         """The stored entry for `spec`, computing and storing it first if needed.
 
-        `compute()` returns (results, arrays); it is not called when the entry is stored.
+        `compute()` returns (results, arrays), or (results, arrays, meta) when it computed
+        them elsewhere (meta: that environment); it is not called when the entry is stored.
         """
         key = self.key(spec)
         force = self.force and key not in self._fresh
@@ -159,8 +160,8 @@ class Store:
             # Another process may have finished this run while we waited for the lock.
             if not force and (entry := self._read(key)) is not None:
                 return self._hit(entry, on_hit)
-            results, arrays = compute()
-            entry = self.put(spec, results, arrays)
+            results, arrays, *meta = compute()
+            entry = self.put(spec, results, arrays, *meta)
         self.computed += 1
         self._fresh.add(key)
         return entry

@@ -56,9 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="comma-separated sections to build, e.g. q2d,q3; the others "
                        "come from the store or are marked not run")  # fmt: skip
     build.add_argument("--scheduler", default=None, metavar="WHERE",
-                       help="where the sweeps' independent runs and the CNN train: auto "
-                       "(default: a local Dask cluster of single-threaded workers, and one "
-                       "worker with oneDNN for the CNN, when the [dask] extra is installed, "
+                       help="where the sweeps' independent runs, the CNN and question 4's "
+                       "noise evaluation run: auto (default: a local Dask cluster of "
+                       "single-threaded workers, and one worker with oneDNN for the CNN's "
+                       "training and prediction, when the [dask] extra is installed, "
                        "else in this process), none (in this process), "
                        "local:N (N Dask workers here) or tcp://host:port (a running Dask "
                        "scheduler)")  # fmt: skip

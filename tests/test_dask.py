@@ -19,7 +19,7 @@ from labnn.errors import ConfigError, SchedulerError  # noqa: E402
 from labnn.experiments import q2d  # noqa: E402
 from labnn.experiments.common import dataset  # noqa: E402
 from labnn.profiles import QUICK, override  # noqa: E402
-from labnn.scheduler import parse_scheduler  # noqa: E402
+from labnn.scheduler import ONEDNN, parse_scheduler, resolve  # noqa: E402
 from labnn.store import Store  # noqa: E402
 from labnn.training import ProgressLine  # noqa: E402
 from report.cli import main  # noqa: E402
@@ -246,8 +246,6 @@ def _sweep_entries(store) -> list:
 
 
 def test_auto_sends_long_single_runs_to_workers_and_keeps_stacks_here(monkeypatch):
-    from labnn.scheduler import resolve
-
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     auto = parse_scheduler("auto")
     assert resolve(auto, runs=12, samples=33_000_000) == parse_scheduler("local:2")
@@ -257,7 +255,7 @@ def test_auto_sends_long_single_runs_to_workers_and_keeps_stacks_here(monkeypatc
 
 
 def test_auto_gives_long_convolutional_runs_a_onednn_worker(monkeypatch):
-    from labnn.scheduler import ONEDNN, ONEDNN_MIN_SAMPLES, resolve
+    from labnn.scheduler import ONEDNN_MIN_SAMPLES
 
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     auto, long = parse_scheduler("auto"), ONEDNN_MIN_SAMPLES
@@ -313,3 +311,41 @@ class EpochsShown(ProgressLine):
 
     def __call__(self, label, epoch, epochs, logs, elapsed):
         self.epochs.append((label, epoch, logs))
+
+
+@pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
+def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, quick_store):
+    from labnn.dask_runs import call_on_dask
+    from labnn.experiments import q4
+
+    profile = override(QUICK, {"scheduler": "none"})
+    here = q4.noise_evaluation(profile, mnist, quick_store)
+    ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store)
+    test = (clean.prepared.x_test, clean.prepared.labels_test)
+    how = resolve(parse_scheduler("local:1"), runs=1, samples=0, onednn=True)
+    results, arrays, meta = call_on_dask(how, "q4 noise", q4.evaluate_stored, profile, ae_entry,
+                                         cnn_entry, *test, progress=EpochsShown())  # fmt: skip
+
+    assert meta["onednn"] is True and meta["worker"].startswith("tcp://127.0.0.1:")
+    assert results == here.results
+    np.testing.assert_array_equal(arrays["mse_noisy"], here.arrays["mse_noisy"])  # no model
+    # Other kernels, other float rounding: a few of the 2,000 test images may flip.
+    for name in ("accuracy_noisy", "accuracy_denoised"):
+        np.testing.assert_allclose(arrays[name], here.arrays[name], atol=0.01)
+    np.testing.assert_allclose(arrays["mse_denoised"], here.arrays["mse_denoised"], rtol=1e-3)
+
+
+def test_only_a_long_noise_evaluation_goes_to_a_onednn_worker(monkeypatch):
+    from labnn.compiled import onednn_for_workers
+    from labnn.experiments import q4
+    from labnn.models import build_cnn
+    from labnn.profiles import FULL
+
+    cnn = build_cnn(seed=0)
+    full = q4.evaluation_site(FULL, cnn, 10_000)  # 660,000 images classified
+    assert q4.evaluation_site(QUICK, cnn, 2_000).kind == "none"
+    assert q4.evaluation_site(override(FULL, {"scheduler": "none"}), cnn, 10_000).kind == "none"
+    if onednn_for_workers():
+        assert (full.kind, full.workers, full.env) == ("local", 1, tuple(ONEDNN.items()))
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # the user's choice: no worker for it
+    assert q4.evaluation_site(FULL, cnn, 10_000).kind == "none"

@@ -32,6 +32,16 @@ def test_stored_run_is_returned_without_computing(tmp_path):
     assert again.meta["backend"] and again.meta["keras"]
 
 
+def test_a_result_computed_elsewhere_keeps_that_environment(tmp_path):
+    def on_a_worker():
+        return *compute_once(), {"worker": "tcp://10.0.0.7:4000", "onednn": True}
+
+    entry = Store(tmp_path).run(SPEC, on_a_worker)
+    again = Store(tmp_path).run(SPEC, never_called)
+    assert again.meta["worker"] == entry.meta["worker"] == "tcp://10.0.0.7:4000"
+    assert again.meta["onednn"] is True and again.meta["keras"]
+
+
 def test_different_spec_gets_a_different_key(tmp_path):
     store = Store(tmp_path)
     assert store.key(SPEC) != store.key({**SPEC, "training": {"seed": 1}})
