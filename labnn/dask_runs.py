@@ -58,9 +58,9 @@ def run_on_dask(
         topic = _progress_topic(client)
         client.subscribe_topic(topic, partial(_show_epoch, progress))
         futures = {
-            client.submit(train_remotely, unit, recipe, data.spec, source, topic,
+            client.submit(train_remotely, units[u], recipe, data.spec, source, topic,
                           retries=RETRIES, pure=False): u
-            for u, unit in enumerate(units)
+            for u in longest_first(units)
         }  # fmt: skip
         entries: list[list[Entry]] = [[] for _ in units]
         try:
@@ -99,6 +99,13 @@ def _call_remotely(function: Callable, *args):
         seconds = time.perf_counter() - started
         return results, arrays, {**environment(), "worker": get_worker().address,
                                  "seconds": seconds}  # fmt: skip
+
+
+def longest_first(units: list[list[Run]]) -> list[int]:
+    """The units' indices, the most epochs first (they share one dataset), in the order
+    given among equals: workers taking them in this order finish closer together
+    (2e's 100-epoch runs no longer start last)."""
+    return sorted(range(len(units)), key=lambda u: -sum(run.epochs for run in units[u]))
 
 
 @contextmanager

@@ -349,3 +349,15 @@ def test_only_a_long_noise_evaluation_goes_to_a_onednn_worker(monkeypatch):
         assert (full.kind, full.workers, full.env) == ("local", 1, tuple(ONEDNN.items()))
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # the user's choice: no worker for it
     assert q4.evaluation_site(FULL, cnn, 10_000).kind == "none"
+
+
+def test_the_longest_runs_go_to_the_workers_first():
+    from labnn.dask_runs import longest_first
+    from labnn.runs import Run
+
+    def unit(*epochs):
+        return [Run(experiment="q2e", build=None, params={}, epochs=e, batch_size=128, seed=0,
+                    label="") for e in epochs]  # fmt: skip
+
+    units = [unit(40), unit(40), unit(100), unit(40, 40, 40), unit(100)]
+    assert longest_first(units) == [3, 2, 4, 0, 1]
