@@ -26,10 +26,8 @@ def wanted(model, device_kind: str) -> bool:
 def onednn_worker() -> Iterator:
     """A client of one local worker with every core and oneDNN."""
     from labnn.dask_runs import connect
-    from labnn.worker_setup import WorkerSetup
 
     with connect(Scheduler("local", workers=1).with_env(**ONEDNN)) as client:
-        client.register_plugin(WorkerSetup())
         yield client
 
 

@@ -39,9 +39,9 @@ MODELS = {
     "cnn": (build_cnn, 128, 6000, None),
     "autoencoder": (build_autoencoder, 64, 30000, None),
 }
-# Rounds of each path after the warm-up. The fastest round is what a path does undisturbed;
-# on a shared VM whose other jobs slow a round by up to a third, five rounds left a
-# path without one undisturbed round often enough to move a ratio by +-15 %.
+# Rounds of each path after the warm-up; the fastest round of each counts. On a shared
+# VM a ratio moved by +-15 % between runs of unchanged code with 5 rounds: more rounds
+# give each path more chances of an undisturbed one.
 ROUNDS, WARMUP = 10, 1
 
 

@@ -50,7 +50,6 @@ def run_on_dask(
     task on the cluster `how` names; `record(u, r, results, arrays, meta)` stores run r
     of unit u as soon as its unit arrives, so an interruption loses only unfinished runs."""
     with connect(how) as client:
-        client.register_plugin(WorkerSetup())
         source = _data_source(client, mnist)
         data_from = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
         _announce(client, how, f"{sum(map(len, units))} run(s)", progress,
@@ -83,7 +82,6 @@ def call_on_dask(how: Scheduler, what: str, function: Callable, *args, progress:
     environment. For work other than training runs, e.g. where a oneDNN worker
     predicts faster than this process (`labnn.experiments.q4.noise_evaluation`)."""
     with connect(how) as client:
-        client.register_plugin(WorkerSetup())
         _announce(client, how, what, progress)
         sent = client.scatter(list(args), hash=False)  # the test set: not inside the graph
         future = client.submit(_call_remotely, function, *sent, retries=RETRIES, pure=False)
@@ -111,7 +109,14 @@ def longest_first(units: list[list[Run]]) -> list[int]:
 @contextmanager
 def connect(how: Scheduler) -> Iterator[Client]:
     """A client of the cluster `how` names: a local one started here (and closed on
-    exit), or the scheduler at its address."""
+    exit), or the scheduler at its address; its workers set up by `WorkerSetup`."""
+    with _client(how) as client:
+        client.register_plugin(WorkerSetup())
+        yield client
+
+
+@contextmanager
+def _client(how: Scheduler) -> Iterator[Client]:
     if how.kind == "local":
         with _environ(how.env):  # the workers start here
             cluster = LocalCluster(

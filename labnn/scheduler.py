@@ -8,7 +8,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from labnn.errors import ConfigError, LabnnError
 
@@ -27,7 +27,7 @@ class Scheduler:
     env: tuple[tuple[str, str], ...] = ()  # extra environment of local workers
 
     def with_env(self, **variables: str) -> Scheduler:
-        return Scheduler(self.kind, self.workers, self.address, tuple(variables.items()))
+        return replace(self, env=tuple(variables.items()))
 
     @property
     def threads_per_worker(self) -> int:
