@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from labnn.compiled import batches, enabled, epoch_order, row_sums_of_squares
+from labnn.compiled import batches, enabled, epoch_order, resident, row_sums_of_squares
 from labnn.data import Split
 from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.training import ProgressFn, TrainResult, throughput
@@ -76,11 +76,8 @@ def train_stack(
     its loss (cross-entropy plus its own L2 penalty) and accuracy, and both on the
     validation data after the epoch. Times are each model's share of the stack's.
     """
-    import tensorflow as tf  # only here: this path exists for TensorFlow alone
-
     stack = _Stack.of(models)
-    x = tf.constant(data.x_train.reshape(len(data.x_train), -1), tf.float32)
-    y = tf.constant(data.y_train, tf.float32)
+    x, y = resident(data.x_train.reshape(len(data.x_train), -1)), resident(data.y_train)
     n, count = len(data.x_train), len(models)
     history = {k: [[] for _ in models] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     seconds, start = [], time.perf_counter()

@@ -9,6 +9,7 @@ from labnn.compiled import (
     batches,
     enabled,
     epoch_order,
+    resident,
     sum_of_squares,
     train_compiled,
     uses_xla,
@@ -101,6 +102,30 @@ def test_every_epoch_has_its_own_order():
     first, again = epoch_order(0, 0, 1000), epoch_order(0, 0, 1000)
     assert (first == again).all() and sorted(first) == list(range(1000))
     assert (first != epoch_order(0, 1, 1000)).any() and (first != epoch_order(1, 0, 1000)).any()
+
+
+def test_the_training_data_is_shared_with_tensorflow_not_copied(mnist):
+    x = preprocess(subset(mnist, n_train=300, n_test=10)).x_train[100:]  # aligned rows
+    tensor = resident(x)
+    assert tensor.dtype.name == "float32" and np.array_equal(tensor.numpy(), x)
+    x[0, 0, 0] = 7.0  # the tensor reads numpy's memory: no copy per training call
+    assert tensor.numpy()[0, 0, 0] == 7.0
+
+
+@pytest.mark.parametrize("kind", ["misaligned", "read-only", "int64"])
+def test_data_tensorflow_cannot_share_is_copied(mnist, kind):
+    x = preprocess(subset(mnist, n_train=300, n_test=10)).x_train
+    if kind == "misaligned":  # TensorFlow's gather aborts the process on such memory
+        x = x.reshape(-1)[1:785].reshape(28, 28)
+    elif kind == "read-only":  # as Dask may deserialize it: DLPack cannot share it
+        x.flags.writeable = False
+    else:
+        x = np.arange(6).reshape(2, 3)
+    tensor = resident(x)
+    assert tensor.dtype.name == "float32" and np.array_equal(tensor.numpy(), x)
+    if x.flags.writeable:
+        x[0, 0] = 7.0
+        assert tensor.numpy()[0, 0] != 7.0
 
 
 def test_an_uncompiled_model_is_refused(split):
