@@ -5,7 +5,9 @@ Each round trains one epoch over a fixed slice of real MNIST; a warm-up round
 first traces and compiles. The two paths alternate round by round; their ratio is
 in the saved JSON (`extra_info.ratio_to_fit`). `hinton_sweep` is one of the sweep's
 stacks: five Hinton MLPs, one per L2 factor, on labnn's path against one plain
-`fit`, in samples per second over all five runs.
+`fit`, in samples per second over all five runs. For the stacked MLPs a third
+path alternates with both: their matrix products alone (`benchmarks.products`),
+the rate the stacked loop would reach if all its other work were free.
 """
 
 import time
@@ -17,6 +19,7 @@ import pytest
 
 from benchmarks import onednn_worker
 from benchmarks.conftest import backend_version, matmul_peak, samples, split
+from benchmarks.products import ProductsEpoch
 from labnn.compiled import enabled, train_compiled, uses_xla
 from labnn.models import (
     build_autoencoder,
@@ -84,12 +87,17 @@ def test_training_throughput(benchmark, mnist, device, name):
     models = [build(l2=f, seed=0) for f in factors] if factors else [build(seed=0)]
     baseline = build(seed=0)
     stacked = enabled() and build in (build_hinton_mlp, build_notebook_mlp)
-    fit_seconds, fit_losses = [], []
+    fit_seconds, fit_losses, products_seconds = [], [], []
+    products = ProductsEpoch(models, data, batch_size) if stacked else None
 
-    def fit_round():
+    def other_rounds():  # before each of labnn's rounds
         start = time.perf_counter()
         fit_losses.append(fit_path(baseline, data, batch_size))
         fit_seconds.append(time.perf_counter() - start)
+        if products is not None:
+            start = time.perf_counter()
+            products()
+            products_seconds.append(time.perf_counter() - start)
 
     benchmark.group = f"{name} {device['kind']}"
     labnn_round, args = labnn_path, (models, data, batch_size, stacked)
@@ -98,7 +106,7 @@ def test_training_throughput(benchmark, mnist, device, name):
         if worker:  # as the report trains it (the worker starts before any round)
             client = stack.enter_context(onednn_worker.onednn_worker())
             labnn_round, args = _on(client), (build, n, batch_size)
-        loss = benchmark.pedantic(labnn_round, args=args, setup=fit_round, rounds=ROUNDS,
+        loss = benchmark.pedantic(labnn_round, args=args, setup=other_rounds, rounds=ROUNDS,
                                   warmup_rounds=WARMUP, iterations=1)  # fmt: skip
 
     assert np.isfinite(loss) and np.isfinite(fit_losses[-1]), "training diverged"
@@ -115,10 +123,15 @@ def test_training_throughput(benchmark, mnist, device, name):
         # Fastest round of each path: the least disturbed by other jobs on the machine.
         rates = {"labnn": n * len(models) / benchmark.stats.stats.min,
                  "fit": n / min(fit_seconds[WARMUP:])}  # fmt: skip
+        if products_seconds:
+            rates["products"] = n * len(models) / min(products_seconds[WARMUP:])
         for path, rate in rates.items():
             info[path] = {"samples_per_second": rate, "gflops": rate * flops / 1e9,
-                          "fraction_of_peak": rate * flops / 1e9 / peak}  # fmt: skip
+                          "fraction_of_peak": rate * flops / 1e9 / peak,
+                          "ratio_to_fit": rate / rates["fit"]}  # fmt: skip
         info.update(matmul_peak_gflops=peak, ratio_to_fit=rates["labnn"] / rates["fit"])
+        if products_seconds:
+            info["share_of_products"] = rates["labnn"] / rates["products"]
     benchmark.extra_info.update(info)
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 def latest_run(folder: Path) -> dict | None:
     """The newest benchmark JSON under `folder` (pytest-benchmark's storage), summarised:
-    per model, device and path the samples/s, GFLOP/s, share of the matmul peak and
-    the ratio to plain `fit`. None when no run with throughput figures is saved."""
+    per model, device and path (labnn's, plain `fit`, and for the stacked MLPs their
+    matrix products alone) the samples/s, GFLOP/s, share of the matmul peak and the
+    ratio to plain `fit`. None when no run with throughput figures is saved."""
     runs = (
         sorted(folder.glob("**/*.json"), key=lambda p: p.stat().st_mtime) if folder.is_dir() else []
     )
@@ -30,17 +31,21 @@ def latest_run(folder: Path) -> dict | None:
     return None
 
 
+# Label of each path in the appendix; "products" is only measured for stacked MLPs.
+PATHS = {"labnn": "labnn", "fit": "fit", "products": "matrix products alone (ceiling)"}
+
+
 def _rows(benchmarks: list[dict]) -> list[dict]:
     extra = [b["extra_info"] for b in benchmarks if "ratio_to_fit" in b.get("extra_info", {})]
     rows = []
     for e in sorted(extra, key=lambda e: (e["model"], e["device_kind"])):
-        for path in ("labnn", "fit"):
+        for path in (p for p in PATHS if p in e):
+            label = f"labnn: {e['path']}" if path == "labnn" and "path" in e else PATHS[path]
             rows.append({
-                "model": e["model"], "device": e["device"],
-                "path": f"labnn: {e['path']}" if path == "labnn" and "path" in e else path,
+                "model": e["model"], "device": e["device"], "path": label,
                 "backend": f"{e['backend']} {e['backend_version']}",
                 "batch_size": e["batch_size"], **e[path],
                 "peak_gflops": e["matmul_peak_gflops"],
-                "ratio_to_fit": e["ratio_to_fit"] if path == "labnn" else 1.0,
+                "ratio_to_fit": e[path]["samples_per_second"] / e["fit"]["samples_per_second"],
             })  # fmt: skip
     return rows

@@ -5,7 +5,14 @@ import os
 import subprocess
 import sys
 
+import keras
+import numpy as np
+import pytest
+
+from benchmarks.conftest import split
+from benchmarks.products import LEARNING_RATE, ProductsEpoch
 from labnn.compiled import onednn_for_workers
+from labnn.models import build_hinton_mlp
 from report.benchmarks import latest_run
 from tests.conftest import REPO
 
@@ -39,9 +46,36 @@ def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
     paths = {"autoencoder": "compiled loop (XLA)", "cnn": cnn,
              "hinton_mlp": "stacked (XLA)", "hinton_sweep": "stacked (XLA)",
              "notebook_mlp": "stacked (XLA)"}  # fmt: skip
+    ceiling = "matrix products alone (ceiling)"  # measured for the stacked MLPs only
     assert [(row["model"], row["path"]) for row in run["rows"]] == [
-        (model, path) for model in paths for path in (f"labnn: {paths[model]}", "fit")
+        (model, path)
+        for model in paths
+        for path in (f"labnn: {paths[model]}", "fit", ceiling)
+        if path != ceiling or paths[model] == "stacked (XLA)"
     ]
     for row in run["rows"]:
         assert row["samples_per_second"] > 0 and 0 < row["fraction_of_peak"] < 1.5
         assert row["ratio_to_fit"] > 0
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the ceiling is XLA's")
+def test_the_ceiling_does_the_stacked_steps_products(mnist):
+    """One step of two stacked Hinton MLPs: the products of the linear network's
+    gradient of 0.5 * |x W1 W2 W3 - y|^2 / batch, as numpy computes them."""
+    data = split(mnist, 128)  # one batch
+    models = [build_hinton_mlp(l2=f, seed=s) for f, s in ((1e-4, 0), (1e-3, 1))]
+    step = ProductsEpoch(models, data, batch_size=128)
+    step()
+    x, y = data.x_train.reshape(128, -1).astype(np.float64), data.y_train
+    for r, model in enumerate(models):
+        w1, w2, w3 = (w.astype(np.float64) for w in model.get_weights()[::2])
+        h1, h2 = x @ w1, x @ w1 @ w2
+        g3 = (h2 @ w3 - y) / 128
+        g2 = g3 @ w3.T
+        g1 = g2 @ w2.T
+        after = [step.weights[0].numpy()[:, 500 * r : 500 * (r + 1)],
+                 step.weights[1].numpy()[r], step.weights[2].numpy()[r]]  # fmt: skip
+        gradients = [x.T @ g1, h1.T @ g2, h2.T @ g3]
+        for w, a, g in zip((w1, w2, w3), after, gradients, strict=True):
+            np.testing.assert_allclose((w - a) / LEARNING_RATE, g, rtol=0.02, atol=1e-4)
+            assert np.abs(g).max() > 1e-3  # a step that moved the weights
