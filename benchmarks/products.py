@@ -14,33 +14,26 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from labnn.compiled import batches, epoch_order
+from labnn.compiled import batches, epoch_order, resident
 from labnn.data import Split
+from labnn.stacked import _Stack
 
 # Small enough that the linear network this loop trains stays finite.
 LEARNING_RATE = 1e-3
 
 
-def kernels(models: list[keras.Model]) -> list[np.ndarray]:
-    """The models' Dense kernels stacked as `labnn.stacked` stacks them: the first
-    side by side (inputs, R * units), the others (R, inputs, units)."""
-    per_model = [
-        [layer.get_weights()[0] for layer in m.layers if isinstance(layer, keras.layers.Dense)]
-        for m in models
-    ]
-    first = np.concatenate([k[0] for k in per_model], axis=1)
-    return [first, *(np.stack(layer) for layer in list(zip(*per_model, strict=True))[1:])]
-
-
 class ProductsEpoch:
-    """One epoch of the products of `models`' SGD steps over `data` per call."""
+    """One epoch of the products of `models`' SGD steps over `data` per call, on their
+    kernels stacked as `labnn.stacked` stacks them (the first side by side, the
+    others (R, inputs, units))."""
 
     def __init__(self, models: list[keras.Model], data: Split, batch_size: int):
         import tensorflow as tf
 
-        self.weights = tuple(tf.constant(k) for k in kernels(models))
-        self.x = tf.constant(data.x_train.reshape(len(data.x_train), -1), tf.float32)
-        self.y = tf.constant(data.y_train, tf.float32)
+        first, _, *rest = _Stack.of(models).weights  # biases last: not used here
+        self.weights = (first, *rest[: len(rest) // 2])
+        self.x = resident(data.x_train.reshape(len(data.x_train), -1))
+        self.y = resident(data.y_train)
         self.index, _ = batches(epoch_order(0, 0, len(data.x_train)), batch_size)
         self.loop = tf.function(_epoch, jit_compile=True)
 
