@@ -184,11 +184,15 @@ def _dashboard(client: Client) -> str | None:
 
 def _data_source(client: Client, mnist: Mnist):
     """None when every worker reads the same MNIST from its own LABNN_DATA_DIR, else
-    the data scattered once to every worker."""
+    the data scattered once to every worker, under a key of its own (hash=False).
+    Under the content's key, scattering MNIST again just after an earlier client
+    (the previous section's, or test's) released that key can race the release
+    (dask/distributed#8576, #4612): seen once in CI, where a killed worker then held
+    the only copy the scheduler knew of, and the sweep failed."""
     answers = client.run(worker_has_mnist, mnist.fingerprint)
     if answers and all(answers.values()):
         return None
-    return client.scatter(mnist, broadcast=True)
+    return client.scatter(mnist, broadcast=True, hash=False)
 
 
 def worker_has_mnist(fingerprint: str) -> bool:
