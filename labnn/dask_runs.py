@@ -184,15 +184,16 @@ def _dashboard(client: Client) -> str | None:
 
 def _data_source(client: Client, mnist: Mnist):
     """None when every worker reads the same MNIST from its own LABNN_DATA_DIR, else
-    the data scattered once to every worker, under a key of its own (hash=False).
-    Under the content's key, scattering MNIST again just after an earlier client
-    (the previous section's, or test's) released that key can race the release
-    (dask/distributed#8576, #4612): seen once in CI, where a killed worker then held
-    the only copy the scheduler knew of, and the sweep failed."""
+    the data scattered once to every worker. Broadcasting needs the Active Memory
+    Manager stopped: its default ReduceReplicas policy drops all but one copy
+    (Client.scatter's docstring, dask/dask#11148), and a worker dying with that
+    copy took the data from every run still to come (the killed-worker test, in CI).
+    """
     answers = client.run(worker_has_mnist, mnist.fingerprint)
     if answers and all(answers.values()):
         return None
-    return client.scatter(mnist, broadcast=True, hash=False)
+    client.amm.stop()
+    return client.scatter(mnist, broadcast=True)
 
 
 def worker_has_mnist(fingerprint: str) -> bool:
