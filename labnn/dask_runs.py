@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 
-from distributed import Client, LocalCluster, as_completed, get_worker
+from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
 from labnn.data import Mnist, load_mnist, verify_mnist
 from labnn.errors import DataError, SchedulerError
@@ -182,18 +182,38 @@ def _dashboard(client: Client) -> str | None:
     return client.dashboard_link if "dashboard" in services else None
 
 
-def _data_source(client: Client, mnist: Mnist):
+def _data_source(client: Client, mnist: Mnist) -> str | None:
     """None when every worker reads the same MNIST from its own LABNN_DATA_DIR, else
-    the data scattered once to every worker. Broadcasting needs the Active Memory
-    Manager stopped: its default ReduceReplicas policy drops all but one copy
-    (Client.scatter's docstring, dask/dask#11148), and a worker dying with that
-    copy took the data from every run still to come (the killed-worker test, in CI).
-    """
+    the name under which `send_mnist` gave every worker the client's copy."""
     answers = client.run(worker_has_mnist, mnist.fingerprint)
     if answers and all(answers.values()):
         return None
-    client.amm.stop()
-    return client.scatter(mnist, broadcast=True)
+    return send_mnist(client, mnist)
+
+
+class SentMnist(WorkerPlugin):
+    """The client's MNIST, held by every worker of the cluster.
+
+    Why a plugin and not `scatter(broadcast=True)`: the scheduler keeps a registered
+    plugin and hands it to every worker that joins later, a killed worker's
+    replacement included, so no worker's death can lose the data. A broadcast is
+    data like any other: Dask's Active Memory Manager drops all but one copy
+    (measured: 1 copy after 5 s), and a worker dying with it took the data from
+    every run still to come (the killed-worker test, in CI).
+    """
+
+    idempotent = True  # same name, same data: sent once per cluster
+
+    def __init__(self, mnist: Mnist):
+        self.mnist = mnist
+
+
+def send_mnist(client: Client, mnist: Mnist) -> str:
+    """Give every worker of `client`'s cluster, now and later, `mnist`; its name there.
+    The scheduler keeps it (the uint8 arrays, 55 MB) while it runs."""
+    name = f"labnn-mnist-{mnist.fingerprint}"
+    client.register_plugin(SentMnist(mnist), name=name)
+    return name
 
 
 def worker_has_mnist(fingerprint: str) -> bool:
@@ -212,12 +232,13 @@ _one_run_at_a_time = threading.Lock()  # seeds and thread pools are per process
 
 
 def train_remotely(
-    runs: list[Run], recipe, data_spec: dict, source: Mnist | None, topic: str | None = None
+    runs: list[Run], recipe, data_spec: dict, source: str | None, topic: str | None = None
 ):
-    """On a worker: rebuild the runs' data, check it is the client's, and train them
-    (together, when they are a stack), sending each epoch's progress under `topic`."""
+    """On a worker: rebuild the runs' data (from its own LABNN_DATA_DIR, or from what
+    `send_mnist` named `source`), check it is the client's, and train them (together,
+    when they are a stack), sending each epoch's progress under `topic`."""
     with _one_run_at_a_time:
-        mnist = _own_mnist() if source is None else _verified(source)
+        mnist = _own_mnist() if source is None else sent_mnist(source)
         if mnist.fingerprint != data_spec["fingerprint"]:
             raise DataError(
                 f"worker {get_worker().address} has MNIST {mnist.fingerprint}, the client "
@@ -256,10 +277,15 @@ def _own_mnist() -> Mnist:
     return _cache["own"]
 
 
-def _verified(mnist: Mnist) -> Mnist:
-    key = ("sent", id(mnist))
+def sent_mnist(name: str) -> Mnist:
+    """On a worker: the MNIST `send_mnist` sent under `name`, verified byte for byte."""
+    key = ("sent", name)
     if key not in _cache:
-        _cache[key] = verify_mnist(mnist, origin="MNIST sent by the client")
+        plugin = get_worker().plugins.get(name)
+        if not isinstance(plugin, SentMnist):
+            raise DataError(f"worker {get_worker().address} has no MNIST named {name}: "
+                            "was it sent to another cluster? Build again to send it")  # fmt: skip
+        _cache[key] = verify_mnist(plugin.mnist, origin="MNIST sent by the client")
     return _cache[key]
 
 

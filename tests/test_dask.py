@@ -15,7 +15,7 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 
-from labnn.errors import ConfigError, SchedulerError  # noqa: E402
+from labnn.errors import ConfigError, DataError, SchedulerError  # noqa: E402
 from labnn.experiments import q2d  # noqa: E402
 from labnn.experiments.common import dataset  # noqa: E402
 from labnn.profiles import QUICK, override  # noqa: E402
@@ -74,12 +74,12 @@ def test_local_cluster_sweep_stores_what_the_sequential_path_stores(mnist, quick
 
 
 def test_a_run_gives_identical_numbers_on_either_worker(mnist, cluster_without_data):
-    from labnn.dask_runs import train_remotely
+    from labnn.dask_runs import send_mnist, train_remotely
 
     profile = QUICK
     data_spec = dataset(profile, mnist).spec
     with distributed.Client(cluster_without_data) as client:
-        sent = client.scatter(mnist, broadcast=True)
+        sent = send_mnist(client, mnist)
         workers = list(client.scheduler_info()["workers"])
         histories = [
             client.submit(train_remotely, [_one_run(profile)], partial(dataset, profile), data_spec,
@@ -87,6 +87,29 @@ def test_a_run_gives_identical_numbers_on_either_worker(mnist, cluster_without_d
             for w in workers
         ]  # fmt: skip
     assert histories[0] == histories[1]
+
+
+def test_a_worker_that_joins_after_the_data_was_sent_has_it_too(mnist):
+    from labnn.dask_runs import send_mnist, sent_mnist
+
+    with (
+        distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True,
+                                 host="127.0.0.1", dashboard_address=None,
+                                 env={"LABNN_DATA_DIR": ""}) as cluster,
+        distributed.Client(cluster) as client,
+    ):  # fmt: skip
+        name = send_mnist(client, mnist)
+        first = set(client.scheduler_info()["workers"])
+        cluster.scale(2)
+        client.wait_for_workers(2, timeout=120)
+        (joined,) = set(client.scheduler_info()["workers"]) - first
+        got = client.submit(sent_mnist, name, workers=[joined], pure=False).result()
+        assert got.fingerprint == mnist.fingerprint
+        np.testing.assert_array_equal(got.x_test, mnist.x_test)
+        assert client.amm.running()  # sending the data leaves Dask's memory manager be
+        unknown = client.submit(sent_mnist, "labnn-mnist-0000", workers=[joined], pure=False)
+        with pytest.raises(DataError, match="has no MNIST named labnn-mnist-0000"):
+            unknown.result()
 
 
 def test_a_killed_worker_still_leaves_every_run_stored_exactly_once(
