@@ -1,10 +1,18 @@
 """The networks: parameter counts by Keras and by formula, outputs, names."""
 
+import keras
 import numpy as np
 import pytest
 
 from labnn import answers
-from labnn.models import build_cnn, build_hinton_mlp, build_notebook_mlp, describe_layers
+from labnn.models import (
+    build_autoencoder,
+    build_cnn,
+    build_hinton_mlp,
+    build_notebook_mlp,
+    describe_layers,
+    training_flops,
+)
 
 
 @pytest.mark.parametrize(
@@ -72,3 +80,31 @@ def test_encoder_then_decoder_is_the_autoencoder(small):
     assert encoder.get_layer("code").units == 96
     # Shared, not copied: the encoder's weights are the autoencoder's.
     assert encoder.get_layer("code").kernel is model.get_layer("encoder").get_layer("code").kernel
+
+
+@pytest.mark.parametrize(
+    "build", [build_notebook_mlp, build_hinton_mlp, build_cnn, build_autoencoder]
+)
+def test_training_flops_match_tensorflows_count_of_a_training_step(build):
+    """TensorFlow's profiler counts the FLOPs of every op of one sample's gradient
+    computation: ours leave out only the elementwise work (bias, activations,
+    batch norm, pooling), a few percent at most."""
+    tf = pytest.importorskip("tensorflow")
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorFlow's profiler counts TensorFlow graphs")
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    model = build()
+    inputs = tf.TensorSpec([1, *model.inputs[0].shape[1:]], tf.float32)
+    targets = tf.TensorSpec([1, *model.outputs[0].shape[1:]], tf.float32)
+
+    @tf.function
+    def gradients(x, y):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.square(model(x, training=True) - y))
+        return tape.gradient(loss, model.trainable_variables)
+
+    graph = gradients.get_concrete_function(inputs, targets).graph
+    options = {**option_builder.ProfileOptionBuilder.float_operation(), "output": "none"}
+    counted = model_analyzer.profile(graph, options=options).total_float_ops
+    assert 0.95 * counted <= training_flops(model) <= counted
