@@ -258,14 +258,9 @@ def _flat_layers(model: keras.Model) -> list:
     return flat
 
 
-def forward_macs(model: keras.Model) -> int:
-    """Multiply-adds of one forward pass for one sample, from the layers' shapes
-    (dense and convolution layers; the rest is negligible next to them)."""
-    return sum(_layer_macs(model))
-
-
 def _layer_macs(model: keras.Model) -> list[int]:
-    """Each dense or convolution layer's multiply-adds per sample, input to output."""
+    """Each dense or convolution layer's multiply-adds per sample, input to output,
+    from the layers' shapes (the other layers' work is small next to these)."""
     macs = []
     for _, layer in _flat_layers(model):
         if isinstance(layer, layers.Dense):
