@@ -141,6 +141,33 @@ def test_a_killed_worker_still_leaves_every_run_stored_exactly_once(
         assert json.loads((folder / "entry.json").read_text())["results"]["history"]
 
 
+def slow_sum(array, seconds: float):
+    """A call for `call_on_dask` that takes long enough to kill its worker in."""
+    time.sleep(seconds)
+    return {"sum": float(array.sum(dtype=np.float64))}, {}  # exact: no rounding order
+
+
+def test_a_call_whose_worker_dies_is_rerun_with_its_arguments(cluster_without_data):
+    from labnn.dask_runs import call_on_dask
+
+    how = parse_scheduler(cluster_without_data.scheduler_address)
+    array = np.arange(4_000_000, dtype=np.float32)  # 16 MB, as large as a test set
+    result = {}
+    call = threading.Thread(target=lambda: result.update(value=call_on_dask(
+        how, "a slow sum", slow_sum, array, 8.0, progress=ProgressLine(quiet=True))))  # fmt: skip
+    call.start()
+    with distributed.Client(cluster_without_data) as client:
+        victim = _busy_worker(client, None)
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)
+    call.join(timeout=300)
+
+    assert not call.is_alive()
+    results, _, meta = result["value"]
+    assert results == {"sum": float(array.sum(dtype=np.float64))}
+    assert meta["worker"] != victim
+
+
 def test_an_unreachable_scheduler_fails_fast_with_a_clear_error(mnist, tmp_path):
     address = f"tcp://127.0.0.1:{_free_port()}"
     started = time.perf_counter()
@@ -192,11 +219,11 @@ def _one_run(profile):
 
 
 def _busy_worker(client, store, timeout=300) -> str:
-    """A worker in the middle of a run, once at least one run has been stored."""
+    """A worker in the middle of a task, once at least one run is in `store` (if any)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         busy = [w for w, tasks in client.processing().items() if tasks]
-        if busy and store.computed >= 1:
+        if busy and (store is None or store.computed >= 1):
             return busy[0]
         time.sleep(0.05)
     raise AssertionError("no worker started a run")
