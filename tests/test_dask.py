@@ -118,25 +118,17 @@ def test_a_killed_worker_still_leaves_every_run_stored_exactly_once(
     store = Store(tmp_path)
     profile = override(QUICK, {"scheduler": cluster_without_data.scheduler_address,
                                 **THREE_STACKS})  # fmt: skip
-    result = {}
-    sweep = threading.Thread(
-        target=lambda: result.update(
-            entries=q2d.sweep(profile, dataset(profile, mnist), store, data=mnist)
-        )  # fmt: skip
-    )
-    sweep.start()
-    with distributed.Client(cluster_without_data) as client:
-        victim = _busy_worker(client, store)
-        pid = client.run(os.getpid, workers=[victim])[victim]
-        os.kill(pid, signal.SIGKILL)
-    sweep.join(timeout=600)
+    entries, _ = _killing_a_busy_worker(
+        cluster_without_data,
+        lambda: q2d.sweep(profile, dataset(profile, mnist), store, data=mnist),
+        store=store, timeout=600,
+    )  # fmt: skip
 
-    assert not sweep.is_alive()
     expected = len(QUICK.sweep_factors) * THREE_STACKS["sweep_replicates"]
-    assert len(result["entries"]) == expected
+    assert len(entries) == expected
     assert store.computed == expected
     folders = [p for p in (tmp_path / "entries").iterdir()]
-    assert sorted(p.name for p in folders) == sorted(e.key for e in result["entries"])
+    assert sorted(p.name for p in folders) == sorted(e.key for e in entries)
     for folder in folders:  # every entry complete, nothing half-written left behind
         assert json.loads((folder / "entry.json").read_text())["results"]["history"]
 
@@ -152,18 +144,13 @@ def test_a_call_whose_worker_dies_is_rerun_with_its_arguments(cluster_without_da
 
     how = parse_scheduler(cluster_without_data.scheduler_address)
     array = np.arange(4_000_000, dtype=np.float32)  # 16 MB, as large as a test set
-    result = {}
-    call = threading.Thread(target=lambda: result.update(value=call_on_dask(
-        how, "a slow sum", slow_sum, array, 8.0, progress=ProgressLine(quiet=True))))  # fmt: skip
-    call.start()
-    with distributed.Client(cluster_without_data) as client:
-        victim = _busy_worker(client, None)
-        pid = client.run(os.getpid, workers=[victim])[victim]
-        os.kill(pid, signal.SIGKILL)
-    call.join(timeout=300)
+    (results, _, meta), victim = _killing_a_busy_worker(
+        cluster_without_data,
+        lambda: call_on_dask(how, "a slow sum", slow_sum, array, 8.0,
+                             progress=ProgressLine(quiet=True)),
+        store=None, timeout=300,
+    )  # fmt: skip
 
-    assert not call.is_alive()
-    results, _, meta = result["value"]
     assert results == {"sum": float(array.sum(dtype=np.float64))}
     assert meta["worker"] != victim
 
@@ -216,6 +203,21 @@ def _one_run(profile):
         seed=profile.seed,
         keep_weights=True,
     )
+
+
+def _killing_a_busy_worker(cluster, work, *, store, timeout: float):
+    """`work()` in a thread while a worker busy with it is killed (SIGKILL): what
+    `work` returned, and the killed worker's address."""
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(value=work()))
+    thread.start()
+    with distributed.Client(cluster) as client:
+        victim = _busy_worker(client, store)
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        os.kill(pid, signal.SIGKILL)
+    thread.join(timeout=timeout)
+    assert not thread.is_alive(), f"still running {timeout} s after the kill"
+    return result["value"], victim
 
 
 def _busy_worker(client, store, timeout=300) -> str:
