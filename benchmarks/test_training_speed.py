@@ -20,7 +20,7 @@ import pytest
 from benchmarks import onednn_worker
 from benchmarks.conftest import backend_version, matmul_peak, samples, split
 from benchmarks.products import ProductsEpoch
-from labnn.compiled import enabled, train_compiled, uses_xla
+from labnn.compiled import enabled, onednn_on, train_compiled, uses_xla
 from labnn.models import (
     build_autoencoder,
     build_cnn,
@@ -30,6 +30,7 @@ from labnn.models import (
 )
 from labnn.profiles import PROFILES
 from labnn.stacked import train_stack
+from labnn.store import cpu_features
 from labnn.training import train
 
 # model -> (builder, batch size, slice size for a round of about a second on 2 cores,
@@ -117,6 +118,7 @@ def test_training_throughput(benchmark, mnist, device, name):
         "dtype": keras.config.floatx(), "flops_per_sample": flops,
         "backend": keras.backend.backend(), "backend_version": backend_version(),
         "device": device["name"], "device_kind": device["kind"],
+        "cpu_features": cpu_features(), "onednn": onednn_on(),
     }  # fmt: skip
     if benchmark.stats:  # absent under --benchmark-disable
         peak = matmul_peak(device["kind"])

@@ -343,6 +343,7 @@ def environment() -> dict:
         "machine": platform.machine(),
         "processor": cpu_name(),
         "cpu_count": os.cpu_count(),
+        "cpu_features": cpu_features(),
         "onednn": onednn_on(),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -357,6 +358,23 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
+
+
+# The instruction sets that decide how fast training runs on a CPU (AVX-512 and bf16
+# change TensorFlow's choice of kernels and the float32 matmul peak twofold).
+SPEED_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """Which of SPEED_FEATURES this CPU has, from `cpuinfo` (empty where there is none)."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+                return [name for name in SPEED_FEATURES if name in flags]
+    except OSError:
+        pass
+    return []
 
 
 def _fsync(path: Path):

@@ -10,7 +10,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from labnn.store import Store, code_version
+from labnn.store import SPEED_FEATURES, Store, code_version, cpu_features, environment
 
 SPEC = {"experiment": "demo", "model": {"units": 3}, "training": {"seed": 0}}
 
@@ -211,3 +211,13 @@ def test_explain_says_why_a_run_would_run(tmp_path, changes, reason):
 
 def test_explain_reports_an_experiment_never_run(tmp_path):
     assert Store(tmp_path).explain(_spec()) == "missing (never run)"
+
+
+def test_cpu_features_are_the_speed_flags_of_cpuinfo(tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t\t: fpu avx512_bf16 sse avx2 fma avx512f\n")
+    assert cpu_features(cpuinfo) == ["avx2", "fma", "avx512f", "avx512_bf16"]
+    cpuinfo.write_text("flags\t\t: fpu sse sse2\n")
+    assert cpu_features(cpuinfo) == []
+    assert cpu_features(tmp_path / "missing") == []
+    assert set(environment()["cpu_features"]) <= set(SPEED_FEATURES)
