@@ -70,7 +70,10 @@ def device(request):
         with keras.device("gpu:0"):
             yield {"kind": "gpu", "name": names[0]}
         return
-    with keras.device("cpu:0"):
+    # "cpu", not "cpu:0": Keras 3.15's torch backend moves each new variable with
+    # .to("cpu:0"), a copy that is no longer a leaf tensor, and then trains nothing
+    # ("No gradients provided for any variable").
+    with keras.device("cpu"):
         yield {"kind": "cpu", "name": f"{cpu_name()} ({os.cpu_count()} threads)"}
 
 
