@@ -57,7 +57,8 @@ def labnn_path(models, data, batch_size, stacked):
         results = train_stack(models, data, epochs=1, batch_size=batch_size, seed=0)
         return results[0].history["loss"][-1]
     trainer = train_compiled if enabled() else train
-    result = trainer(models[0], data, epochs=1, batch_size=batch_size, seed=0)
+    for model in models:  # the sweep's runs one after another, as the report trains them
+        result = trainer(model, data, epochs=1, batch_size=batch_size, seed=0)
     return result.history["loss"][-1]
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from benchmarks.conftest import split
 from benchmarks.products import LEARNING_RATE, ProductsEpoch
+from benchmarks.test_training_speed import labnn_path
 from labnn.compiled import onednn_for_workers
 from labnn.models import build_hinton_mlp
 from report.benchmarks import latest_run
@@ -79,3 +80,18 @@ def test_the_ceiling_does_the_stacked_steps_products(mnist):
         for w, a, g in zip((w1, w2, w3), after, gradients, strict=True):
             np.testing.assert_allclose((w - a) / LEARNING_RATE, g, rtol=0.02, atol=1e-4)
             assert np.abs(g).max() > 1e-3  # a step that moved the weights
+
+
+@pytest.mark.parametrize("fast_path", ["1", "0"])
+def test_labnns_path_trains_every_run_it_counts(mnist, monkeypatch, fast_path):
+    """The sweep's rate counts the samples of all its runs: the path must train them
+    all, stacked on TensorFlow's fast path and one after another on the plain path
+    (each run's weights move)."""
+    monkeypatch.setenv("LABNN_FAST_PATH", fast_path)
+    data = split(mnist, 256)
+    models = [build_hinton_mlp(l2=f, seed=0) for f in (1e-5, 1e-3)]
+    before = [model.get_weights()[0].copy() for model in models]
+    stacked = fast_path == "1" and keras.backend.backend() == "tensorflow"
+    assert np.isfinite(labnn_path(models, data, 128, stacked))
+    for model, first in zip(models, before, strict=True):
+        assert not np.allclose(model.get_weights()[0], first)
