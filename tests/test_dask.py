@@ -322,6 +322,9 @@ def test_auto_gives_long_convolutional_runs_a_onednn_worker(monkeypatch):
 
 
 @pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="oneDNN is TensorFlow's"
+)
 def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     mnist, quick_store, tmp_path
 ):
@@ -366,6 +369,9 @@ class EpochsShown(ProgressLine):
 
 
 @pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
+@pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="oneDNN is TensorFlow's"
+)
 def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, quick_store):
     from labnn.dask_runs import call_on_dask
     from labnn.experiments import q4
