@@ -351,13 +351,7 @@ def environment() -> dict:
 
 def cpu_name() -> str:
     """The CPU model from /proc/cpuinfo where there is one, else what platform says."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
+    return _cpuinfo("model name") or platform.processor() or "unknown"
 
 
 # The instruction sets that decide how fast training runs on a CPU (AVX-512 and bf16
@@ -367,14 +361,19 @@ SPEED_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16
 
 def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     """Which of SPEED_FEATURES this CPU has, from `cpuinfo` (empty where there is none)."""
+    flags = set(_cpuinfo("flags", cpuinfo).split())
+    return [name for name in SPEED_FEATURES if name in flags]
+
+
+def _cpuinfo(field: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The value of `field` for the first CPU in `cpuinfo`; empty where there is none."""
     try:
         for line in cpuinfo.read_text().splitlines():
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-                return [name for name in SPEED_FEATURES if name in flags]
+            if line.startswith(field):
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return []
+    return ""
 
 
 def _fsync(path: Path):

@@ -321,10 +321,15 @@ def test_auto_gives_long_convolutional_runs_a_onednn_worker(monkeypatch):
     assert resolve(address, runs=1, samples=long, onednn=True) == address
 
 
-@pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
-@pytest.mark.skipif(
-    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="oneDNN is TensorFlow's"
+# oneDNN is TensorFlow's, and TF_ENABLE_ONEDNN_OPTS=0 turns it off.
+ONEDNN_POSSIBLE = pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow"
+    or os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0",
+    reason="no oneDNN: another backend, or TF_ENABLE_ONEDNN_OPTS=0",
 )
+
+
+@ONEDNN_POSSIBLE
 def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     mnist, quick_store, tmp_path
 ):
@@ -368,10 +373,7 @@ class EpochsShown(ProgressLine):
         self.epochs.append((label, epoch, logs))
 
 
-@pytest.mark.skipif(os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0", reason="oneDNN turned off")
-@pytest.mark.skipif(
-    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow", reason="oneDNN is TensorFlow's"
-)
+@ONEDNN_POSSIBLE
 def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, quick_store):
     from labnn.dask_runs import call_on_dask
     from labnn.experiments import q4
