@@ -12,7 +12,7 @@ import pytest
 from benchmarks.conftest import split
 from benchmarks.products import LEARNING_RATE, ProductsEpoch
 from benchmarks.test_training_speed import labnn_path
-from labnn.compiled import onednn_for_workers
+from labnn.compiled import enabled, onednn_for_workers
 from labnn.models import build_hinton_mlp
 from report.benchmarks import latest_run
 from tests.conftest import REPO
@@ -93,7 +93,6 @@ def test_labnns_path_trains_every_run_it_counts(mnist, monkeypatch, fast_path):
     data = split(mnist, 256)
     models = [build_hinton_mlp(l2=f, seed=0) for f in (1e-5, 1e-3)]
     before = [model.get_weights()[0].copy() for model in models]
-    stacked = fast_path == "1" and keras.backend.backend() == "tensorflow"
-    assert np.isfinite(labnn_path(models, data, 128, stacked))
+    assert np.isfinite(labnn_path(models, data, 128, stacked=enabled()))
     for model, first in zip(models, before, strict=True):
         assert not np.allclose(model.get_weights()[0], first)

@@ -10,6 +10,7 @@ import threading
 import time
 from functools import partial
 
+import keras
 import numpy as np
 import pytest
 
@@ -323,8 +324,7 @@ def test_auto_gives_long_convolutional_runs_a_onednn_worker(monkeypatch):
 
 # oneDNN is TensorFlow's, and TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 ONEDNN_POSSIBLE = pytest.mark.skipif(
-    os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow"
-    or os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0",
+    keras.backend.backend() != "tensorflow" or os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0",
     reason="no oneDNN: another backend, or TF_ENABLE_ONEDNN_OPTS=0",
 )
 
