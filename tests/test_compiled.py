@@ -9,6 +9,8 @@ from labnn.compiled import (
     batches,
     enabled,
     epoch_order,
+    fusable,
+    fused_batch_norm,
     resident,
     sum_of_squares,
     train_compiled,
@@ -169,6 +171,55 @@ def test_the_penalty_is_the_models_regularization_loss(regularizers):
     model = _mlp(regularizers)
     expected = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
     assert float(_EpochLoop(model)._penalty()) == pytest.approx(expected, rel=1e-6)
+
+
+def _batch_norm(**options):
+    layer = keras.layers.BatchNormalization(momentum=0.9, **options)
+    layer.build((None, 6, 6, 5))
+    rng = np.random.default_rng(0)
+    for variable in (layer.gamma, layer.beta, layer.moving_mean):
+        if variable is not None:  # absent without scale or centre
+            variable.assign(rng.normal(size=variable.shape).astype(np.float32))
+    variance = layer.moving_variance
+    variance.assign(rng.uniform(0.5, 2.0, size=variance.shape).astype(np.float32))
+    return layer
+
+
+def _normalize(call, layer, images):
+    """(output, gradients of a non-linear loss, moving mean, moving variance) of a call."""
+    import tensorflow as tf
+
+    before = [v.numpy() for v in (layer.moving_mean, layer.moving_variance)]
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        out = call(images)
+        loss = tf.reduce_sum(tf.sin(out) * out)
+    grads = tape.gradient(loss, [images, layer.gamma, layer.beta])
+    moved = [v.numpy() for v in (layer.moving_mean, layer.moving_variance)]
+    for variable, value in zip((layer.moving_mean, layer.moving_variance), before, strict=True):
+        variable.assign(value)
+    return [out.numpy()] + [g.numpy() for g in grads] + moved
+
+
+def test_fused_batch_norm_is_the_layers_own():
+    import tensorflow as tf
+
+    layer = _batch_norm()
+    images = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, (8, 6, 6, 5)), tf.float32)
+    assert fusable(layer)
+    mine = _normalize(lambda x: fused_batch_norm(layer, x), layer, images)
+    keras_ = _normalize(lambda x: layer(x, training=True), layer, images)
+    names = ["output", "input gradient", "gamma gradient", "beta gradient", "mean", "variance"]
+    for name, a, b in zip(names, mine, keras_, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+@pytest.mark.parametrize(
+    "options", [dict(renorm=True), dict(center=False), dict(scale=False), dict(axis=1),
+                dict(epsilon=1e-6)], ids=str,
+)  # fmt: skip
+def test_batch_norm_the_fused_kernel_cannot_do_is_left_to_keras(options):
+    assert not fusable(_batch_norm(**options))
 
 
 def test_workers_get_onednn_only_when_no_one_chose(monkeypatch):
