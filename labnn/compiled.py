@@ -45,12 +45,23 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
 def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
     the real ones: the padded rows carry no weight, so the last step's gradient is
-    the mean over its real examples, as in `fit`."""
+    the mean over its real examples, as in `fit`. For the stacked loop (one step
+    shape for XLA), whose MLPs have no statistics over the batch (`full_batches`)."""
     steps = -(-len(order) // batch_size)
     index = np.zeros(steps * batch_size, np.int32)
     mask = np.zeros(steps * batch_size, np.float32)
     index[: len(order)], mask[: len(order)] = order, 1.0
     return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
+
+
+def full_batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`order` as (steps, batch_size) indices of its full batches, and the rest: the
+    last, smaller batch (empty where there is none), trained as `fit` trains it.
+    Padded to full size (`batches`), its padding rows would enter batch norm's
+    statistics."""
+    full = len(order) // batch_size * batch_size
+    order = order.astype(np.int32)
+    return order[:full].reshape(-1, batch_size), order[full:]
 
 
 def resident(array: np.ndarray):
@@ -154,9 +165,9 @@ def train_compiled(
     history: dict[str, list[float]] = {}
     seconds, start = [], time.perf_counter()
     for epoch in range(epochs):
-        index, mask = batches(epoch_order(seed, epoch, n), batch_size)
+        index, tail = full_batches(epoch_order(seed, epoch, n), batch_size)
         began = time.perf_counter()
-        loss_sum, hits = (float(v) for v in loop.epoch(x, y, index, mask))
+        loss_sum, hits = (float(v) for v in loop.epoch(x, y, index, tail))
         seconds.append(time.perf_counter() - began)
         logs = {"loss": loss_sum / n} | ({"accuracy": hits / n} if loop.accuracy else {})
         if len(data.x_val):
@@ -216,7 +227,7 @@ class _EpochLoop:
 
         predicted = self.model(x, training=False)
         loss = tf.reduce_mean(self.loss(y, predicted))
-        return loss + self._penalty(), self._hits(predicted, y, 1.0)
+        return loss + self._penalty(), self._hits(predicted, y)
 
     def _penalty(self):
         """The model's regularization losses (its L2 penalties), 0 without any. Under
@@ -241,36 +252,39 @@ class _EpochLoop:
             x = fused_batch_norm(layer, x) if fuse else layer(x, training=True)
         return x
 
-    def _hits(self, predicted, y, weight):
-        """Correctly classified examples, weighted; 0 where the model reports no accuracy
+    def _hits(self, predicted, y):
+        """Correctly classified examples; 0 where the model reports no accuracy
         (the autoencoder: no argmax over 784 outputs in every step)."""
         import tensorflow as tf
 
         if not self.accuracy:
             return tf.constant(0.0)
         right = tf.cast(tf.equal(tf.argmax(predicted, -1), tf.argmax(y, -1)), tf.float32)
-        return tf.reduce_sum(right * weight)
+        return tf.reduce_sum(right)
 
-    def _epoch(self, x, y, index, mask):
-        """(sum of batch losses x batch sizes, hits) over the batches `index`."""
+    def _epoch(self, x, y, index, tail):
+        """(sum of batch losses x batch sizes, hits) over the batches `index`, then over
+        the smaller batch `tail` where there is one (`full_batches`)."""
         import tensorflow as tf
 
-        def step(i, loss_sum, hits):
-            rows, real = index[i], mask[i]
+        def step(rows, loss_sum, hits):
             x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
             variables = self.model.trainable_variables
             with tf.GradientTape() as tape:
                 predicted = self._forward(x_batch)
-                loss = tf.reduce_sum(self.loss(y_batch, predicted) * real) / tf.reduce_sum(real)
-                loss += self._penalty()
+                loss = tf.reduce_mean(self.loss(y_batch, predicted)) + self._penalty()
             self.model.optimizer.apply(tape.gradient(loss, variables), variables)
-            hits += self._hits(predicted, y_batch, real)
-            return i + 1, loss_sum + loss * tf.reduce_sum(real), hits
+            size = tf.cast(tf.shape(rows)[0], loss.dtype)
+            return loss_sum + loss * size, hits + self._hits(predicted, y_batch)
 
         zero = tf.constant(0.0)
         _, loss_sum, hits = tf.while_loop(
-            lambda i, *_: i < tf.shape(index)[0], step, (tf.constant(0), zero, zero)
+            lambda i, *_: i < tf.shape(index)[0],
+            lambda i, *sums: (i + 1, *step(index[i], *sums)),
+            (tf.constant(0), zero, zero),
         )
+        if tail.shape[0]:  # static: each input shape has a trace of its own
+            loss_sum, hits = step(tail, loss_sum, hits)
         return loss_sum, hits
 
 
