@@ -14,9 +14,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from labnn.compiled import batches, epoch_order, resident
+from labnn.compiled import epoch_order, resident
 from labnn.data import Split
-from labnn.stacked import _Stack
+from labnn.stacked import _Stack, batches
 
 # Small enough that the linear network this loop trains stays finite.
 LEARNING_RATE = 1e-3

@@ -42,23 +42,11 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, epoch]).permutation(n)
 
 
-def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
-    the real ones: the padded rows carry no weight, so the last step's gradient is
-    the mean over its real examples, as in `fit`. For the stacked loop (one step
-    shape for XLA), whose MLPs have no statistics over the batch (`full_batches`)."""
-    steps = -(-len(order) // batch_size)
-    index = np.zeros(steps * batch_size, np.int32)
-    mask = np.zeros(steps * batch_size, np.float32)
-    index[: len(order)], mask[: len(order)] = order, 1.0
-    return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
-
-
 def full_batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """`order` as (steps, batch_size) indices of its full batches, and the rest: the
     last, smaller batch (empty where there is none), trained as `fit` trains it.
-    Padded to full size (`batches`), its padding rows would enter batch norm's
-    statistics."""
+    Padded to full size (as `labnn.stacked.batches` does), its padding rows would
+    enter batch norm's statistics."""
     full = len(order) // batch_size * batch_size
     order = order.astype(np.int32)
     return order[:full].reshape(-1, batch_size), order[full:]
@@ -199,8 +187,11 @@ class _EpochLoop:
         self.model, self.loss = model, keras.losses.get(config["loss"])
         self.accuracy = "accuracy" in (config.get("metrics") or [])
         self.xla = uses_xla(model)
-        # layer by layer, to fuse batch norm: Sequential models only, whose call is that
-        self.fuse = isinstance(model, keras.Sequential) and any(map(fusable, model.layers))
+        # layer by layer, to fuse batch norm: in a plain graph (XLA fuses Keras's ops
+        # itself), for Sequential models only, whose call is that
+        self.fuse = (
+            not self.xla and isinstance(model, keras.Sequential) and any(map(fusable, model.layers))
+        )
         cached = getattr(model, "_labnn_loop", None)
         if cached is None:
             import tensorflow as tf
@@ -245,7 +236,7 @@ class _EpochLoop:
 
     def _forward(self, x):
         """The model on a training batch, its batch norm of images fused where it can."""
-        if self.xla or not self.fuse:  # XLA fuses Keras's ops itself
+        if not self.fuse:
             return self.model(x, training=True)
         for layer in self.model.layers:
             fuse = fusable(layer) and len(x.shape) == 4

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import keras
 import numpy as np
 
-from labnn.compiled import batches, enabled, epoch_order, resident, row_sums_of_squares
+from labnn.compiled import enabled, epoch_order, resident, row_sums_of_squares
 from labnn.data import Split
 from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.training import ProgressFn, TrainResult, throughput
@@ -57,6 +57,18 @@ def groups(runs: list[Run]) -> list[list[int]]:
 def _stack_key(run: Run) -> tuple:
     params = {k: v for k, v in run.params.items() if k != "l2"}
     return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.batch_size, run.seed)
+
+
+def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
+    the real ones: the padded rows carry no weight, so the last step's gradient is
+    the mean over its real examples, as in `fit`. One step shape for XLA; the MLPs
+    here have no statistics over the batch (`labnn.compiled.full_batches`)."""
+    steps = -(-len(order) // batch_size)
+    index = np.zeros(steps * batch_size, np.int32)
+    mask = np.zeros(steps * batch_size, np.float32)
+    index[: len(order)], mask[: len(order)] = order, 1.0
+    return index.reshape(steps, batch_size), mask.reshape(steps, batch_size)
 
 
 def train_stack(

@@ -6,7 +6,6 @@ import pytest
 
 from labnn.compiled import (
     _EpochLoop,
-    batches,
     enabled,
     epoch_order,
     full_batches,
@@ -114,13 +113,6 @@ def test_the_compiled_loop_is_fit_fed_the_same_batches(split, name):
                     for m in (model, reference))  # fmt: skip
     assert np.linalg.norm(mine - theirs) / np.linalg.norm(theirs) < tolerance
     assert result.extra["trainer"] == ("xla-loop" if xla else "graph-loop")
-
-
-def test_the_last_batch_is_padded_and_masked():
-    index, mask = batches(np.arange(10)[::-1], 4)
-    assert index.shape == mask.shape == (3, 4)
-    assert index[2].tolist() == [1, 0, 0, 0] and mask[2].tolist() == [1, 1, 0, 0]
-    assert mask.sum() == 10
 
 
 def test_full_batches_leave_the_rest_as_a_smaller_batch():

@@ -7,7 +7,7 @@ from labnn.compiled import epoch_order
 from labnn.data import Split, holdout, preprocess, subset
 from labnn.models import build_cnn, build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.runs import Run
-from labnn.stacked import groups, stackable, train_stack
+from labnn.stacked import batches, groups, stackable, train_stack
 
 pytestmark = pytest.mark.skipif(
     __import__("keras").backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
@@ -125,3 +125,10 @@ def test_the_fast_path_can_be_turned_off(monkeypatch):
 def test_a_network_it_cannot_train_is_refused(split):
     with pytest.raises(ValueError, match="plain MLP"):
         train_stack([build_hinton_variant(dropout=0.2)], split, epochs=1, batch_size=128, seed=0)
+
+
+def test_the_last_batch_is_padded_and_masked():
+    index, mask = batches(np.arange(10)[::-1], 4)
+    assert index.shape == mask.shape == (3, 4)
+    assert index[2].tolist() == [1, 0, 0, 0] and mask[2].tolist() == [1, 1, 0, 0]
+    assert mask.sum() == 10
