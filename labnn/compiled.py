@@ -137,10 +137,12 @@ def train_compiled(
     epochs: int,
     batch_size: int,
     seed: int,
+    initial_epoch: int = 0,
     progress: ProgressFn | None = None,
     label: str = "",
 ) -> TrainResult:
-    """Train `model` (built and compiled) on `data` for `epochs`, in place.
+    """Train `model` (built and compiled) on `data` from epoch `initial_epoch` (trained
+    that far with this seed) to `epochs`, in place; the result is of these epochs.
 
     The history has Keras's meaning: per epoch, the mean over batches of the loss
     (regularization included) and, where the model was compiled with it, of the
@@ -152,7 +154,7 @@ def train_compiled(
     n = len(data.x_train)
     history: dict[str, list[float]] = {}
     seconds, start = [], time.perf_counter()
-    for epoch in range(epochs):
+    for epoch in range(initial_epoch, epochs):
         index, tail = full_batches(epoch_order(seed, epoch, n), batch_size)
         began = time.perf_counter()
         loss_sum, hits = (float(v) for v in loop.epoch(x, y, index, tail))

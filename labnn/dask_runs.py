@@ -104,10 +104,10 @@ def _call_remotely(function: Callable, *args):
 
 
 def longest_first(units: list[list[Run]]) -> list[int]:
-    """The units' indices, the most epochs first (they share one dataset), in the order
+    """The units' indices, the most epochs to train first (they share one dataset), in the order
     given among equals: workers taking them in this order finish closer together
     (2e's 100-epoch runs no longer start last)."""
-    return sorted(range(len(units)), key=lambda u: -sum(run.epochs for run in units[u]))
+    return sorted(range(len(units)), key=lambda u: -sum(run.epochs_to_train for run in units[u]))
 
 
 @contextmanager

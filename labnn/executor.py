@@ -47,7 +47,7 @@ def run_all(
     if store.offline and missing:
         raise MissingRun([specs[i] for i in missing])
     units = _units(runs, missing)
-    samples = sum(runs[i].epochs for i in missing) * len(data.split.x_train)
+    samples = sum(runs[i].epochs_to_train for i in missing) * len(data.split.x_train)
     stacked = any(len(unit) > 1 for unit in units)
     how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked,
                   onednn=_wants_onednn([runs[unit[0]] for unit in units]))  # fmt: skip

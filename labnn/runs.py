@@ -7,18 +7,40 @@ so a run's numbers do not depend on where it ran.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import keras
+import numpy as np
 
 from labnn.compiled import enabled, train_compiled
 from labnn.stacked import stackable, train_stack
-from labnn.store import code_version
+from labnn.store import Entry, code_version
 from labnn.training import ProgressFn, TrainResult, train
 
 if TYPE_CHECKING:
     from labnn.experiments.common import Dataset
+
+
+@dataclass(frozen=True, eq=False)
+class Resume:
+    """A stored run to train on: its weights after `epochs` epochs, and its history.
+
+    Only for optimizers without state of their own (plain SGD at a constant rate),
+    whose step after a restart is the step the run would have taken anyway."""
+
+    key: str  # the stored run's store key
+    epochs: int
+    weights: list[np.ndarray] = field(repr=False)
+    history: dict = field(repr=False)
+
+    @classmethod
+    def of(cls, entry: Entry) -> Resume:
+        names = sorted(name for name in entry.arrays if name.startswith("weight_"))
+        if not names:
+            raise ValueError(f"store entry {entry.key} kept no weights to train on from")
+        return cls(entry.key, entry.spec["training"]["epochs"],
+                   [entry.arrays[name] for name in names], entry.results["history"])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -35,15 +57,33 @@ class Run:
     # (model, data) -> (results, arrays) computed from the trained model, e.g. test predictions
     after: Callable[[keras.Model, Dataset], tuple[dict, dict]] | None = None
     label: str = ""
+    resume: Resume | None = None  # train on from this stored run, up to `epochs`
+
+    @property
+    def initial_epoch(self) -> int:
+        return self.resume.epochs if self.resume else 0
+
+    @property
+    def epochs_to_train(self) -> int:
+        return self.epochs - self.initial_epoch
 
     def model(self) -> keras.Model:
-        """The run's model, built (and compiled) from its parameters and seed."""
-        return self.build(**self.params, seed=self.seed)
+        """The run's model, built (and compiled) from its parameters and seed, with
+        the weights it resumes from."""
+        model = self.build(**self.params, seed=self.seed)
+        if self.resume:
+            if not _stateless(model.optimizer):
+                raise ValueError(f"{self.label or model.name}: only runs of plain SGD at a "
+                                 "constant rate can resume from stored weights")  # fmt: skip
+            model.set_weights(self.resume.weights)
+        return model
 
     def spec(self, data: Dataset) -> dict:
         """What identifies this run in the store (the fast paths' runs see another
         batch order than `fit`'s, so they are other runs)."""
         training = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
+        if self.resume:
+            training["resume"] = {"key": self.resume.key, "epochs": self.resume.epochs}
         trainer = train
         if stackable(self):
             training["trainer"], trainer = "stacked", train_stack
@@ -71,8 +111,9 @@ def compute_all(
     and through `fit` on the other backends."""
     models = [run.model() for run in runs]
     first = runs[0]
-    how = {"epochs": first.epochs, "batch_size": first.batch_size, "seed": first.seed,
-           "progress": progress, "label": label or stack_label(runs)}  # fmt: skip
+    how = {"epochs": first.epochs, "initial_epoch": first.initial_epoch,
+           "batch_size": first.batch_size, "seed": first.seed, "progress": progress,
+           "label": label or stack_label(runs)}  # fmt: skip
     if stackable(first):
         trained = train_stack(models, data.split, **how)
     elif len(runs) == 1:
@@ -91,15 +132,32 @@ def stack_label(runs: list[Run]) -> str:
     return f"{runs[0].experiment} {len(runs)} runs stacked (seed {runs[0].seed}; l2 {factors})"
 
 
+def _stateless(optimizer) -> bool:
+    """Whether `optimizer` keeps nothing between steps but its step count."""
+    config = optimizer.get_config()  # a schedule's rate is a dict of its own config
+    return (
+        type(optimizer) is keras.optimizers.SGD
+        and not config["momentum"]
+        and isinstance(config["learning_rate"], float)
+        and not config["use_ema"]
+        and not config["gradient_accumulation_steps"]
+    )
+
+
 def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset):
+    history = result.history
+    if run.resume:  # the whole run's history; its times are this part's
+        history = {name: [*run.resume.history[name], *values] for name, values in history.items()}
     results = {
-        "history": result.history,
+        "history": history,
         "epoch_seconds": result.epoch_seconds,
         "wall_time_s": result.wall_time_s,
         "samples_per_second": result.samples_per_second,
         "params": int(model.count_params()),
         **result.extra,
     }
+    if run.resume:
+        results["resumed"] = {"key": run.resume.key, "epochs": run.resume.epochs}
     arrays = {}
     if run.keep_weights:
         arrays.update({f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())})

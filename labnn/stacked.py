@@ -56,7 +56,8 @@ def groups(runs: list[Run]) -> list[list[int]]:
 
 def _stack_key(run: Run) -> tuple:
     params = {k: v for k, v in run.params.items() if k != "l2"}
-    return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.batch_size, run.seed)
+    return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.initial_epoch,
+            run.batch_size, run.seed)  # fmt: skip
 
 
 def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -78,11 +79,13 @@ def train_stack(
     epochs: int,
     batch_size: int,
     seed: int,
+    initial_epoch: int = 0,
     progress: ProgressFn | None = None,
     label: str = "",
 ) -> list[TrainResult]:
     """Train `models` (plain-SGD MLPs of one architecture and seed, built and compiled)
-    together on `data`, in place; one TrainResult per model.
+    together on `data`, in place, from epoch `initial_epoch` (models trained that far
+    with this seed) to `epochs`; one TrainResult per model, of these epochs.
 
     Each model's history has Keras's meaning: per epoch, the mean over batches of
     its loss (cross-entropy plus its own L2 penalty) and accuracy, and both on the
@@ -93,7 +96,7 @@ def train_stack(
     n, count = len(data.x_train), len(models)
     history = {k: [[] for _ in models] for k in ("loss", "accuracy", "val_loss", "val_accuracy")}
     seconds, start = [], time.perf_counter()
-    for epoch in range(epochs):
+    for epoch in range(initial_epoch, epochs):
         index, mask = batches(epoch_order(seed, epoch, n), batch_size)
         began = time.perf_counter()
         loss_sum, hits = (v.numpy() for v in stack.epoch(x, y, index, mask))

@@ -40,11 +40,14 @@ def train(
     epochs: int,
     batch_size: int,
     seed: int,
+    initial_epoch: int = 0,
     progress: ProgressFn | None = None,
     label: str = "",
     steps_per_execution: int | None = None,
 ) -> TrainResult:
-    """Train `model` on `data` for `epochs`, seeding shuffling and dropout with `seed`.
+    """Train `model` on `data` from epoch `initial_epoch` to `epochs`, seeding shuffling
+    and dropout with `seed` (a resumed run's shuffles start over from the seed: `fit`
+    has no way to skip the epochs before).
 
     Returns the per-epoch history on training and validation data, the
     seconds per epoch, and samples per second, which leaves out the first
@@ -61,6 +64,7 @@ def train(
         data.x_train,
         data.y_train,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         batch_size=batch_size,
         validation_data=(data.x_val, data.y_val),
         shuffle=True,

@@ -65,6 +65,27 @@ def test_the_choice_uses_no_test_data(mnist, quick_store):
     assert all(len(entries) == QUICK.variant_replicates for entries in variants.values())
 
 
+def test_the_longer_runs_train_on_from_2ds_runs(mnist, quick_store):
+    variants, rows, _, _ = q2e.select(QUICK, dataset(QUICK, mnist), quick_store, data=mnist)
+    baseline = {e.spec["training"]["seed"]: e for e in variants[q2e.BASELINE]}
+    for entry in variants["longer"]:
+        start = baseline[entry.spec["training"]["seed"]]
+        assert entry.spec["training"]["resume"] == {"key": start.key,
+                                                    "epochs": QUICK.sweep_epochs}  # fmt: skip
+        history = entry.results["history"]
+        assert len(history["val_accuracy"]) == QUICK.variant_longer_epochs
+        for name, values in start.results["history"].items():
+            assert history[name][: QUICK.sweep_epochs] == values
+    longer = next(row for row in rows if row["name"] == "longer")
+    assert "2d's runs trained on for 3 more" in longer["description"]
+
+
+def test_the_longer_variant_starts_over_where_2d_has_too_few_runs():
+    assert q2e._continues_2d(QUICK)
+    assert not q2e._continues_2d(override(QUICK, {"variant_replicates": "3"}))
+    assert not q2e._continues_2d(override(QUICK, {"variant_longer_epochs": "3"}))
+
+
 def test_q2e_retrains_the_choice_on_all_training_images(mnist, quick_store):
     result = q2e.run(QUICK, mnist, quick_store)
     final = result["final"]

@@ -21,7 +21,7 @@ from labnn.experiments import q2d
 from labnn.experiments.common import Dataset, dataset, final, provenance, restore
 from labnn.models import build_hinton_mlp, build_hinton_variant
 from labnn.profiles import Profile
-from labnn.runs import Run
+from labnn.runs import Resume, Run
 from labnn.store import Entry, Store
 from labnn.training import evaluate
 
@@ -44,6 +44,9 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
     elif name == "longer":
         params, epochs = {}, profile.variant_longer_epochs
         text = f"{epochs} epochs instead of {profile.sweep_epochs}"
+        if _continues_2d(profile):
+            text += (f": 2d's runs trained on for {epochs - profile.sweep_epochs} more "
+                     "(its time is theirs)")  # fmt: skip
     elif name == "dropout":
         params = {"dropout": profile.variant_dropout}
         text = (f"dropout {profile.variant_dropout:g} on both hidden layers (a different "
@@ -61,7 +64,7 @@ def select(profile: Profile, split: Dataset, store: Store, *, data: Mnist, progr
     """
     baseline, l2 = _baseline(profile, split, store, data=data, progress=progress)
     variants = {BASELINE: baseline} | _train_variants(
-        profile, split, store, l2=l2, data=data, progress=progress
+        profile, split, store, l2=l2, baseline=baseline, data=data, progress=progress
     )
     steps = math.ceil(len(split.split.x_train) / profile.sweep_batch_size)
     described = {name: variant_settings(profile, name, steps_per_epoch=steps)["description"]
@@ -133,9 +136,11 @@ def _baseline(profile, split: Dataset, store: Store, *, data, progress):
     return chosen[: profile.variant_replicates], l2
 
 
-def _train_variants(profile, split: Dataset, store: Store, *, l2, data, progress) -> dict:
+def _train_variants(profile, split: Dataset, store: Store, *, l2, baseline, data, progress):
     steps = math.ceil(len(split.split.x_train) / profile.sweep_batch_size)
     runs = {name: _runs(profile, name, l2, steps) for name in profile.variants}
+    if "longer" in runs and _continues_2d(profile):
+        runs["longer"] = [_resumed(run, baseline) for run in runs["longer"]]
     flat = [run for group in runs.values() for run in group]
     entries = iter(run_all(store, flat, split, recipe=partial(dataset, profile), mnist=data,
                            scheduler=profile.scheduler, progress=progress))  # fmt: skip
@@ -161,6 +166,24 @@ def _runs(profile: Profile, name: str, l2: float, steps_per_epoch: int) -> list[
         )
         for r in range(profile.variant_replicates)
     ]
+
+
+def _continues_2d(profile: Profile) -> bool:
+    """Whether the longer variant trains on 2d's runs instead of starting over: its
+    first epochs would repeat them (same network, initial weights, batch order and
+    rate at 2d's chosen factor), so they are not trained twice."""
+    return (profile.variant_longer_epochs > profile.sweep_epochs
+            and profile.variant_replicates <= profile.sweep_replicates)  # fmt: skip
+
+
+def _resumed(run: Run, baseline: list[Entry]) -> Run:
+    """`run` trained on from the baseline run of its seed."""
+    (entry,) = [e for e in baseline if e.spec["training"]["seed"] == run.seed]
+    model, training = entry.spec["model"], entry.spec["training"]
+    same = {"l2": model["l2"], "learning_rate": model["learning_rate"]} == run.params
+    if not same or training["batch_size"] != run.batch_size:
+        raise ValueError(f"{run.label}: 2d's run {entry.key} was trained otherwise")
+    return replace(run, resume=Resume.of(entry))
 
 
 def _retrain(profile, chosen: dict, l2: float, store: Store, *, data, progress) -> list[Entry]:
