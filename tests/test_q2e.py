@@ -77,7 +77,7 @@ def test_the_longer_runs_train_on_from_2ds_runs(mnist, quick_store):
         for name, values in start.results["history"].items():
             assert history[name][: QUICK.sweep_epochs] == values
     longer = next(row for row in rows if row["name"] == "longer")
-    assert "2d's runs trained on for 3 more" in longer["description"]
+    assert "2d's runs, trained on for 3 more epochs" in longer["description"]
 
 
 def test_the_longer_variant_starts_over_where_2d_has_too_few_runs():

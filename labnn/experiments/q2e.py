@@ -45,8 +45,8 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
         params, epochs = {}, profile.variant_longer_epochs
         text = f"{epochs} epochs instead of {profile.sweep_epochs}"
         if _continues_2d(profile):
-            text += (f": 2d's runs trained on for {epochs - profile.sweep_epochs} more "
-                     "(its time is theirs)")  # fmt: skip
+            more = epochs - profile.sweep_epochs
+            text += f": 2d's runs, trained on for {more} more epochs; the time is of those {more}"
     elif name == "dropout":
         params = {"dropout": profile.variant_dropout}
         text = (f"dropout {profile.variant_dropout:g} on both hidden layers (a different "
