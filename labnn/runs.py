@@ -36,11 +36,8 @@ class Resume:
 
     @classmethod
     def of(cls, entry: Entry) -> Resume:
-        names = sorted(name for name in entry.arrays if name.startswith("weight_"))
-        if not names:
-            raise ValueError(f"store entry {entry.key} kept no weights to train on from")
-        return cls(entry.key, entry.spec["training"]["epochs"],
-                   [entry.arrays[name] for name in names], entry.results["history"])  # fmt: skip
+        return cls(entry.key, entry.spec["training"]["epochs"], kept_weights(entry),
+                   entry.results["history"])  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,6 +127,14 @@ def stack_label(runs: list[Run]) -> str:
         return runs[0].label
     factors = ", ".join(f"{run.params.get('l2', 0):g}" for run in runs)
     return f"{runs[0].experiment} {len(runs)} runs stacked (seed {runs[0].seed}; l2 {factors})"
+
+
+def kept_weights(entry: Entry) -> list[np.ndarray]:
+    """The weights a stored run kept (`Run.keep_weights`), in the model's order."""
+    names = sorted(name for name in entry.arrays if name.startswith("weight_"))
+    if not names:
+        raise ValueError(f"store entry {entry.key} kept no weights")
+    return [entry.arrays[name] for name in names]
 
 
 def _stateless(optimizer) -> bool:

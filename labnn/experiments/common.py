@@ -11,7 +11,7 @@ import keras
 from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
 from labnn.executor import run_here
 from labnn.profiles import Profile
-from labnn.runs import Run
+from labnn.runs import Run, kept_weights
 from labnn.store import Entry, Store
 from labnn.training import ProgressLine
 
@@ -49,10 +49,7 @@ def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:
     params = {k: v for k, v in entry.spec["model"].items() if k != "builder"}
     params = {k: tuple(v) if isinstance(v, list) else v for k, v in params.items()}
     model = build(**params, seed=entry.spec["training"]["seed"])
-    names = sorted(name for name in entry.arrays if name.startswith("weight_"))
-    if not names:
-        raise ValueError(f"store entry {entry.key} kept no weights")
-    model.set_weights([entry.arrays[name] for name in names])
+    model.set_weights(kept_weights(entry))
     return model
 
 
