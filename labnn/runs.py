@@ -141,9 +141,9 @@ def _stateless(optimizer) -> bool:
     """Whether `optimizer` keeps nothing between steps but its step count."""
     config = optimizer.get_config()  # a schedule's rate is a dict of its own config
     return (
-        type(optimizer) is keras.optimizers.SGD
+        isinstance(optimizer, keras.optimizers.SGD)  # torch's is a subclass
         and not config["momentum"]
-        and isinstance(config["learning_rate"], float)
+        and not isinstance(config["learning_rate"], dict)
         and not config["use_ema"]
         and not config["gradient_accumulation_steps"]
     )

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+import keras
 import numpy as np
 import pytest
 
@@ -9,7 +10,7 @@ from labnn.compiled import enabled
 from labnn.data import holdout, preprocess, subset
 from labnn.experiments.common import Dataset, train_run
 from labnn.models import build_hinton_variant
-from labnn.runs import Resume, Run
+from labnn.runs import Resume, Run, _stateless
 from labnn.store import Store
 
 
@@ -70,3 +71,12 @@ def test_the_resumed_model_starts_from_the_stored_weights(tmp_path, data):
     names = sorted(stored.arrays)
     for name, weights in zip(names, model.get_weights(), strict=True):
         np.testing.assert_array_equal(weights, stored.arrays[name])
+
+
+def test_a_backends_own_sgd_class_resumes_too():
+    class BackendSGD(keras.optimizers.SGD):  # Keras on PyTorch builds SGD as TorchSGD
+        pass
+
+    assert _stateless(BackendSGD(learning_rate=0.1))
+    assert not _stateless(BackendSGD(learning_rate=0.1, momentum=0.9))
+    assert not _stateless(keras.optimizers.Adam())
