@@ -11,6 +11,9 @@ from labnn.compiled import (
     full_batches,
     fusable,
     fused_batch_norm,
+    fuses_batch_norm,
+    normalized_inference,
+    predict,
     resident,
     sum_of_squares,
     train_compiled,
@@ -234,6 +237,57 @@ def test_fused_batch_norm_is_the_layers_own():
     names = ["output", "input gradient", "gamma gradient", "beta gradient", "mean", "variance"]
     for name, a, b in zip(names, mine, keras_, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5, err_msg=name)
+
+
+def test_fused_batch_norm_at_inference_is_the_layers_own():
+    import tensorflow as tf
+
+    layer = _batch_norm()  # moving statistics far from 0 and 1
+    images = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, (8, 6, 6, 5)), tf.float32)
+    fused = normalized_inference(layer, images).numpy()
+    keras_ = layer(images, training=False).numpy()
+    np.testing.assert_allclose(fused, keras_, rtol=1e-5, atol=1e-5)
+
+
+def _with_moving_statistics(model):
+    """`model` with its batch norms' moving statistics away from their initial 0 and 1,
+    so that a prediction that ignored them would differ."""
+    rng = np.random.default_rng(2)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            shape = layer.moving_mean.shape
+            layer.moving_mean.assign(rng.normal(0.0, 0.5, shape).astype(np.float32))
+            layer.moving_variance.assign(rng.uniform(0.5, 2.0, shape).astype(np.float32))
+    return model
+
+
+@pytest.mark.parametrize(
+    "build, fused",
+    [
+        (lambda: _with_moving_statistics(build_cnn(seed=SEED)), True),  # a graph, fused
+        (lambda: build_autoencoder(seed=SEED), False),  # XLA
+        (lambda: build_hinton_variant(dropout=0.3, seed=SEED), False),  # a graph, dropout off
+    ],
+    ids=["cnn", "autoencoder", "dropout mlp"],
+)
+def test_predict_is_kerass_predict(split, build, fused):
+    model = build()
+    x = split.x_val[:150]
+    x = x.reshape(len(x), -1) if model.name == "autoencoder" else x
+    assert fuses_batch_norm(model) is fused
+    mine = predict(model, x, chunk=64)  # two chunks of 64 and one of 22
+    keras_ = model.predict(x, batch_size=64, verbose=0)
+    np.testing.assert_allclose(mine, keras_, rtol=1e-4, atol=1e-6)
+    if model.name != "autoencoder":
+        np.testing.assert_array_equal(mine.argmax(axis=1), keras_.argmax(axis=1))
+
+
+def test_predict_off_the_fast_path_is_kerass_own(split, monkeypatch):
+    monkeypatch.setenv("LABNN_FAST_PATH", "0")
+    model = _with_moving_statistics(build_cnn(seed=SEED))
+    expected = model.predict(split.x_val[:50], batch_size=1000, verbose=0)
+    np.testing.assert_array_equal(predict(model, split.x_val[:50]), expected)
+    assert not hasattr(model, "_labnn_predict")
 
 
 @pytest.mark.parametrize(

@@ -5,12 +5,12 @@ import math
 import keras
 
 from labnn import answers
+from labnn.compiled import predict
 from labnn.data import NUM_CLASSES, Mnist
 from labnn.experiments.common import dataset
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
 from labnn.store import Store
-from labnn.training import predict
 
 CHECK_BATCH = 128  # one training batch of the notebook's protocol
 

@@ -6,6 +6,7 @@ from functools import partial
 import numpy as np
 
 from labnn import answers
+from labnn.compiled import predict
 from labnn.data import Mnist
 from labnn.executor import run_all
 from labnn.experiments.common import Dataset, dataset, final, provenance
@@ -13,7 +14,6 @@ from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
 from labnn.runs import Run
 from labnn.store import Store
-from labnn.training import predict
 
 
 def cnn_params(profile: Profile, train_size: int) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from labnn.answers import mean_std
-from labnn.compiled import convolutional, onednn_for_workers
+from labnn.compiled import convolutional, onednn_for_workers, predict
 from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
 from labnn.experiments import q3
 from labnn.experiments.common import Dataset, dataset, restore, train_run
@@ -15,7 +15,7 @@ from labnn.profiles import Profile
 from labnn.runs import Run
 from labnn.scheduler import Scheduler, parse_scheduler, resolve
 from labnn.store import Entry, Store, code_version
-from labnn.training import ProgressLine, predict
+from labnn.training import ProgressLine
 
 GRID_DIGITS = 4  # test digits shown in the noise grid
 

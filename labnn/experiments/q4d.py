@@ -7,13 +7,13 @@ whether each generated digit is the class it was sampled for.
 
 import numpy as np
 
+from labnn.compiled import predict
 from labnn.data import NUM_CLASSES, Mnist
 from labnn.experiments import q4
 from labnn.experiments.common import provenance
 from labnn.models import halves
 from labnn.profiles import Profile
 from labnn.store import Store
-from labnn.training import predict
 
 GRID_PER_CLASS = 8  # generated digits shown per class
 RIDGE = 1e-3  # added to each covariance's diagonal so that it stays positive definite
