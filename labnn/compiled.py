@@ -137,30 +137,34 @@ def fuses_batch_norm(model: keras.Model) -> bool:
     )
 
 
-def inference(model: keras.Model, x):
-    """`model` on `x` at inference (no dropout, batch norm's moving statistics)."""
+def forward(model: keras.Model, x, *, training: bool):
+    """`model` on `x`, its batch norm of images through the fused kernel where
+    `fuses_batch_norm`: in training on the batch's statistics (and moving them), at
+    inference on the moving ones."""
     if not fuses_batch_norm(model):
-        return model(x, training=False)
+        return model(x, training=training)
+    normalize = fused_batch_norm if training else normalized_inference
     for layer in model.layers:
         fuse = fusable(layer) and len(x.shape) == 4
-        x = normalized_inference(layer, x) if fuse else layer(x, training=False)
+        x = normalize(layer, x) if fuse else layer(x, training=training)
     return x
 
 
 def predict(model: keras.Model, x: np.ndarray, *, chunk: int = 1000) -> np.ndarray:
     """`model`'s outputs for `x`, as Keras's `predict` gives them. On the fast path, in
-    compiled chunks (`inference`, with XLA where `uses_xla`); traced once per model and
+    compiled chunks (`forward`, with XLA where `uses_xla`); traced once per model and
     chunk shape. Elsewhere, and for no rows, through `labnn.training.predict`."""
     if not enabled() or not len(x):
         return training.predict(model, x, batch_size=chunk)
-    forward = getattr(model, "_labnn_predict", None)
-    if forward is None:
+    outputs = getattr(model, "_labnn_predict", None)
+    if outputs is None:
         import tensorflow as tf
 
-        forward = tf.function(lambda rows: inference(model, rows), jit_compile=uses_xla(model))
-        model._labnn_predict = forward
+        outputs = tf.function(lambda rows: forward(model, rows, training=False),
+                              jit_compile=uses_xla(model))  # fmt: skip
+        model._labnn_predict = outputs
     x = np.asarray(x, np.float32)
-    return np.concatenate([forward(x[i : i + chunk]).numpy() for i in range(0, len(x), chunk)])
+    return np.concatenate([outputs(x[i : i + chunk]).numpy() for i in range(0, len(x), chunk)])
 
 
 def onednn_on() -> bool | None:
@@ -239,7 +243,6 @@ class _EpochLoop:
         self.model, self.loss = model, keras.losses.get(config["loss"])
         self.accuracy = "accuracy" in (config.get("metrics") or [])
         self.xla = uses_xla(model)
-        self.fuse = fuses_batch_norm(model)
         cached = getattr(model, "_labnn_loop", None)
         if cached is None:
             import tensorflow as tf
@@ -264,7 +267,7 @@ class _EpochLoop:
         """(mean loss with the L2 penalties, hits) of the model on one chunk."""
         import tensorflow as tf
 
-        predicted = inference(self.model, x)
+        predicted = forward(self.model, x, training=False)
         loss = tf.reduce_mean(self.loss(y, predicted))
         return loss + self._penalty(), self._hits(predicted, y)
 
@@ -281,15 +284,6 @@ class _EpochLoop:
         if l2 and len(l2) == len(terms):  # only L2 terms: sum them as products
             terms = [factor * sum_of_squares(kernel) for factor, kernel in l2]
         return tf.add_n(terms) if terms else tf.constant(0.0)
-
-    def _forward(self, x):
-        """The model on a training batch, its batch norm of images fused where it can."""
-        if not self.fuse:
-            return self.model(x, training=True)
-        for layer in self.model.layers:
-            fuse = fusable(layer) and len(x.shape) == 4
-            x = fused_batch_norm(layer, x) if fuse else layer(x, training=True)
-        return x
 
     def _hits(self, predicted, y):
         """Correctly classified examples; 0 where the model reports no accuracy
@@ -310,7 +304,7 @@ class _EpochLoop:
             x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
             variables = self.model.trainable_variables
             with tf.GradientTape() as tape:
-                predicted = self._forward(x_batch)
+                predicted = forward(self.model, x_batch, training=True)
                 loss = tf.reduce_mean(self.loss(y_batch, predicted)) + self._penalty()
             self.model.optimizer.apply(tape.gradient(loss, variables), variables)
             size = tf.cast(tf.shape(rows)[0], loss.dtype)
