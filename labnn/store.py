@@ -66,8 +66,7 @@ def _sources(functions) -> set[str]:
         seen.add(function)
         sources.add(inspect.getsource(function))
         module = sys.modules[function.__module__]
-        code = getattr(function, "__code__", None)
-        names = _names(code) if code else set()
+        names = set().union(*map(_names, _codes(function)))
         for name in names:
             used = getattr(module, name, None)
             if (inspect.isfunction(used) or inspect.isclass(used)) and (
@@ -75,6 +74,16 @@ def _sources(functions) -> set[str]:
             ):
                 todo.append(used)
     return sources
+
+
+def _codes(function) -> list:
+    """The code a function runs, or a class's methods run (the epoch loops' classes
+    call the compiled steps, which must be in the hash too)."""
+    if not inspect.isclass(function):
+        return [function.__code__] if hasattr(function, "__code__") else []
+    members = [getattr(m, "__func__", m) for m in vars(function).values()]  # classmethods
+    members += [m.fget for m in vars(function).values() if isinstance(m, property)]
+    return [m.__code__ for m in members if inspect.isfunction(m)]
 
 
 def _names(code) -> set[str]:

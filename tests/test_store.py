@@ -101,6 +101,17 @@ def test_code_version_follows_the_builder_that_changed():
     assert code_version(train, build_hinton_mlp) == code_version(train, build_hinton_mlp)
 
 
+def test_code_version_follows_what_a_trainers_classes_call():
+    import inspect
+
+    from labnn import compiled, stacked
+    from labnn.store import _sources
+
+    # the compiled steps are called from the epoch loops' classes, not the trainers
+    assert inspect.getsource(stacked._epoch) in _sources([stacked.train_stack])
+    assert inspect.getsource(compiled.forward) in _sources([compiled.train_compiled])
+
+
 # -- sweeps across processes ----------------------------------------------------------
 
 # In this process, one run after another: what these tests are about (the Dask path has
