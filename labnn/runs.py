@@ -91,7 +91,8 @@ class Run:
             "model": {"builder": self.build.__name__, **self.params},
             "training": training,
             "data": data.spec,
-            "code": code_version(trainer, self.build),
+            # `after` too: its results (the CNN's test predictions) are stored with the run
+            "code": code_version(trainer, self.build, *filter(None, [self.after])),
         }
 
 

@@ -49,8 +49,10 @@ STORE_FORMAT = 1
 
 def code_version(*functions) -> str:
     """Hash of the code a run executes: the given functions (the training loop, a
-    builder) with every function or class of their own module that they use.
-    Editing one builder thus leaves the other models' entries valid."""
+    builder) with every function or class of their package (`labnn`) that they use,
+    in any of its modules. Editing one builder thus leaves the other models' entries
+    valid, while an edit to a helper in another module (the batch order, the
+    compiled forward pass) re-keys every run that calls it."""
     digest = hashlib.sha256()
     for source in sorted(_sources(functions)):
         digest.update(source.encode())
@@ -65,15 +67,29 @@ def _sources(functions) -> set[str]:
             continue
         seen.add(function)
         sources.add(inspect.getsource(function))
-        module = sys.modules[function.__module__]
         names = set().union(*map(_names, _codes(function)))
-        for name in names:
-            used = getattr(module, name, None)
-            if (inspect.isfunction(used) or inspect.isclass(used)) and (
-                used.__module__ == function.__module__
-            ):
-                todo.append(used)
+        todo += _used(function, names)
     return sources
+
+
+def _used(function, names: set[str]) -> list:
+    """The functions and classes of `function`'s package that `names` resolve to in
+    its module: imported ones too, and `module.name` for a module of the package."""
+    package = function.__module__.split(".")[0]
+
+    def ours(thing) -> bool:
+        return getattr(thing, "__name__", "").split(".")[0] == package
+
+    module = sys.modules[function.__module__]
+    found = [getattr(module, name, None) for name in names]
+    for imported in [m for m in found if inspect.ismodule(m) and ours(m)]:
+        found += [getattr(imported, name, None) for name in names]
+    return [
+        used
+        for used in found
+        if (inspect.isfunction(used) or inspect.isclass(used))
+        and used.__module__.split(".")[0] == package
+    ]
 
 
 def _codes(function) -> list:

@@ -112,6 +112,36 @@ def test_code_version_follows_what_a_trainers_classes_call():
     assert inspect.getsource(compiled.forward) in _sources([compiled.train_compiled])
 
 
+def test_code_version_follows_other_modules_of_labnn():
+    import inspect
+
+    from labnn import compiled, stacked, training
+    from labnn.experiments import q3
+    from labnn.store import _sources
+
+    # imported by name: a stacked run's batch order lives in labnn.compiled
+    assert inspect.getsource(compiled.epoch_order) in _sources([stacked.train_stack])
+    # reached as `module.name`: predict falls back to labnn.training's
+    assert inspect.getsource(training.predict) in _sources([compiled.predict])
+    # the CNN's stored test predictions go through labnn.compiled.predict
+    assert inspect.getsource(compiled.predict) in _sources([q3.test_predictions])
+    # but not beyond the package: Keras's own code is its version's business
+    assert not any("class Sequential" in source for source in _sources([training.train]))
+
+
+def test_a_runs_key_covers_what_it_computes_after_training():
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    from labnn.experiments import q3
+    from labnn.models import build_cnn
+    from labnn.runs import Run
+
+    run = Run("q3", build_cnn, {}, epochs=1, batch_size=8, seed=0, after=q3.test_predictions)
+    data = SimpleNamespace(spec={})  # what a key reads of the data
+    assert run.spec(data)["code"] != replace(run, after=None).spec(data)["code"]
+
+
 # -- sweeps across processes ----------------------------------------------------------
 
 # In this process, one run after another: what these tests are about (the Dask path has

@@ -75,7 +75,7 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
         "levels": list(profile.noise_levels),
         "seeds": profile.noise_seeds,
         "base_seed": profile.seed,
-        "code": code_version(evaluate_noise, predict),  # code_version follows one module
+        "code": code_version(evaluate_noise),
     }
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     what = "q4 noise evaluation: classifying noisy and denoised test digits"
