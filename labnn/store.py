@@ -75,21 +75,17 @@ def _sources(functions) -> set[str]:
 def _used(function, names: set[str]) -> list:
     """The functions and classes of `function`'s package that `names` resolve to in
     its module: imported ones too, and `module.name` for a module of the package."""
-    package = function.__module__.split(".")[0]
+    package = _package(function.__module__)
+    found = [getattr(sys.modules[function.__module__], name, None) for name in names]
+    modules = [m for m in found if inspect.ismodule(m) and _package(m.__name__) == package]
+    found += [getattr(m, name, None) for m in modules for name in names]
+    return [used for used in found
+            if (inspect.isfunction(used) or inspect.isclass(used))
+            and _package(used.__module__) == package]  # fmt: skip
 
-    def ours(thing) -> bool:
-        return getattr(thing, "__name__", "").split(".")[0] == package
 
-    module = sys.modules[function.__module__]
-    found = [getattr(module, name, None) for name in names]
-    for imported in [m for m in found if inspect.ismodule(m) and ours(m)]:
-        found += [getattr(imported, name, None) for name in names]
-    return [
-        used
-        for used in found
-        if (inspect.isfunction(used) or inspect.isclass(used))
-        and used.__module__.split(".")[0] == package
-    ]
+def _package(module_name: str) -> str:
+    return module_name.split(".")[0]
 
 
 def _codes(function) -> list:
