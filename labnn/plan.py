@@ -68,7 +68,9 @@ def _variants(profile: Profile, fit: int) -> Work:
 def _retrain(profile: Profile, all_train: int) -> Work:
     """The chosen protocol retrained on every training image; which one is chosen is only
     known after the variants train, so this plans the longest candidate (an upper bound)."""
-    longest = max([profile.sweep_epochs] + [profile.variant_longer_epochs] * ("longer" in
-                                                                               profile.variants))
+    candidates = [profile.sweep_epochs]  # the baseline, and every variant but "longer"
+    if "longer" in profile.variants:
+        candidates.append(profile.variant_longer_epochs)
+    longest = max(candidates)
     runs = profile.variant_replicates
     return Work(runs, runs * longest * all_train)
