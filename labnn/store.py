@@ -242,7 +242,9 @@ class Store:
         folder = self.root / "entries"
         if not folder.is_dir():
             return []
-        found = (self._read(path.name) for path in sorted(folder.iterdir()))
+        # Dot names are not entries: the write check's probe, should a kill interrupt it.
+        names = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+        found = (self._read(name) for name in names)
         return [entry for entry in found if entry is not None]
 
     # -- files ---------------------------------------------------------------------------
