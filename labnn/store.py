@@ -439,7 +439,12 @@ class _FileLock:
         try:
             fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, self.mode)
         except FileExistsError:
-            return os.open(self.path, os.O_RDONLY)
+            try:
+                return os.open(self.path, os.O_RDONLY)
+            except OSError as error:  # another user's lock file, private to them
+                raise StoreError(_write_problem(self.path.parent.parent, error)) from None
+        except OSError as error:
+            raise StoreError(_write_problem(self.path.parent.parent, error)) from None
         with contextlib.suppress(OSError):
             os.fchmod(fd, self.mode)  # the umask narrowed what os.open was asked for
         return fd
