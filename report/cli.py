@@ -192,6 +192,9 @@ def cmd_build(args) -> int:
     only = _only(args.only)
     _check_data_dir(args)
     root = _store_folder(args)
+    if args.out.exists() and not args.out.is_dir():  # else known only after training
+        raise ConfigError(f"--out {args.out} is a file, not a folder; name a folder for "
+                          "report.html and report.pdf (it is created if missing)")  # fmt: skip
 
     load_backend()
     from labnn.store import Store

@@ -51,6 +51,13 @@ def test_status_with_a_store_naming_a_file_says_so(tmp_path, data_dir, capsys):
     assert "is a file, not a folder" in one_line_error(capsys)
 
 
+def test_out_naming_a_file_exits_2_before_anything_runs(tmp_path, data_dir, capsys):
+    args = build_args(tmp_path, data_dir, "--only", "q2c")
+    (tmp_path / "out").write_text("")
+    assert main(args) == 2
+    assert "--out" in one_line_error(capsys) and not (tmp_path / "store").exists()
+
+
 # -- 2: a store that cannot be written, known before anything trains --------------------
 
 
