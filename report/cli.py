@@ -189,14 +189,13 @@ def cmd_build(args) -> int:
     if args.scheduler is not None:
         profile = override(profile, {"scheduler": args.scheduler}, origin="--scheduler")
     require_dask(profile.scheduler)  # before any training, not after the first sections
-    only = _only(args.only)
     _check_data_dir(args)
     root = _store_folder(args)
     if args.out.exists() and not args.out.is_dir():  # else known only after training
         raise ConfigError(f"--out {args.out} is a file, not a folder; name a folder for "
                           "report.html and report.pdf (it is created if missing)")  # fmt: skip
 
-    load_backend()
+    only = _only(args.only)  # loads Keras: the sections are the experiments' modules
     from labnn.store import Store
     from labnn.training import ProgressLine
     from report.build import build
@@ -261,6 +260,7 @@ def _check_data_dir(args):
 
 
 def _only(text):
+    load_backend()
     from report.pipeline import parse_only
 
     try:

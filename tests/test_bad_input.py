@@ -234,6 +234,23 @@ def test_help_and_init_do_not_load_keras(tmp_path, argv):
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+@pytest.mark.parametrize("problem", ["store", "only"])
+def test_a_terminal_sees_one_line_without_tensorflows_start_up_lines(tmp_path, data_dir,
+                                                                     problem):  # fmt: skip
+    """In a fresh process: TensorFlow's C++ start-up lines (in-process tests never see
+    them) must not precede the error, whether the check runs before Keras loads or after."""
+    blocker = tmp_path / "store.txt"
+    blocker.write_text("")
+    args = ["build", "--data-dir", str(data_dir), "--out", str(tmp_path / "out")]
+    args += ["--store", str(blocker)] if problem == "store" else ["--only", "q9"]
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "report", *args], cwd=tmp_path, text=True,
+                          capture_output=True, timeout=300,
+                          env={**env, "PYTHONPATH": str(REPO)})  # fmt: skip
+    assert done.returncode == (1 if problem == "store" else 2)
+    assert done.stderr.startswith("report: error: ") and done.stderr.count("\n") == 1, done.stderr
+
+
 # -- 12: --data-dir naming a file; messages that name the right flag --------------------
 
 
