@@ -132,20 +132,33 @@ def _explicit_dir(data_dir) -> tuple[Path | None, str]:
     return None, ""
 
 
+def check_data_dir(folder: str | os.PathLike, *, how: str):
+    """A DataError unless `folder` (named by `how`: --data-dir or LABNN_DATA_DIR) is a folder.
+
+    A folder the user named is the only source used: silently falling back to
+    another one would hide a typo in the path.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        return
+    # How to stop naming a folder differs for a flag and an environment variable.
+    drop = "leave out --data-dir" if how == "--data-dir" else f"unset {how}"
+    state = "is a file, not a folder" if folder.exists() else "does not exist"
+    hint = " (name the folder that holds it)" if folder.exists() else ""
+    raise DataError(
+        f"MNIST folder {folder} (from {how}) {state}{hint}. "
+        f"Fix the path, or {drop} to use the Keras cache or download."
+    )
+
+
 def _load_explicit_dir(folder: Path, how: str) -> Mnist:
-    # A folder the user named is the only source used: silently falling back
-    # to another one would hide a typo in the path.
-    if not folder.is_dir():
-        raise DataError(
-            f"MNIST folder {folder} (from {how}) does not exist. "
-            f"Fix the path, or unset {how} to use the Keras cache or download."
-        )
+    check_data_dir(folder, how=how)
     found = {part: _find_idx(folder, name) for part, (name, _) in IDX_FILES.items()}
     present = [part for part, path in found.items() if path is not None]
     if len(present) == len(PARTS):
         return _load_idx_files(found)
     if (folder / NPZ_NAME).exists() and not present:
-        return _load_npz(folder / NPZ_NAME)
+        return _load_npz(folder / NPZ_NAME, fix=NAMED_FOLDER_FIX)
     if present:
         missing = [IDX_FILES[p][0] for p in PARTS if found[p] is None]
         raise DataError(
@@ -237,19 +250,24 @@ def to_idx_bytes(array: np.ndarray) -> bytes:
     return struct.pack(f">I{array.ndim}I", magic, *array.shape) + array.tobytes()
 
 
-def _load_npz(path: Path) -> Mnist:
+# What to do about a bad mnist.npz in the Keras cache, where labnn downloads; a folder the
+# user named gets its own advice (nothing is downloaded there).
+CACHE_FIX = "Delete it so that it can be downloaded again, or replace it."
+NAMED_FOLDER_FIX = (
+    "Replace it with a fresh copy of Keras's mnist.npz, or put the four original IDX files "
+    "(gzipped or raw) there in its place."
+)
+
+
+def _load_npz(path: Path, *, fix: str = CACHE_FIX) -> Mnist:
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {part: np.ascontiguousarray(npz[part]) for part in PARTS}
     except KeyError as error:
-        raise DataError(
-            f"{path}: not a Keras MNIST npz, missing array {error}. "
-            f"Delete it (Keras downloads it again) or replace it. {FIX_HINT}"
-        ) from None
+        raise DataError(f"{path}: not a Keras MNIST npz, missing array {error}. {fix}") from None
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(
-            f"{path}: unreadable npz ({error}); it is corrupt or truncated. "
-            "Delete it so that it can be downloaded again, or replace it."
+            f"{path}: unreadable npz ({error}); it is corrupt or truncated. {fix}"
         ) from None
     return _verify_arrays(arrays, origin=str(path))
 

@@ -21,50 +21,78 @@ def log_spaced(low: float, high: float, count: int) -> tuple[float, ...]:
     return tuple(float(f"{10 ** (math.log10(low) + i * step):.3g}") for i in range(count))
 
 
+# Seeds feed numpy's and Keras's generators (which take 0 <= seed < 2**32) after a
+# replicate's index is added, so half that range is left for the replicates.
+MAX_SEED = 2**31 - 1
+LEARNING_RATES = ("mlp_learning_rate", "sweep_learning_rate", "cnn_learning_rate",
+                  "ae_learning_rate", "variant_momentum_learning_rate")  # fmt: skip
+COUNTS = ("mlp_epochs", "sweep_epochs", "cnn_epochs", "ae_epochs", "sweep_replicates",
+          "noise_seeds", "generated_per_class", "variant_replicates", "variant_longer_epochs",
+          "mlp_batch_size", "sweep_batch_size", "cnn_batch_size", "ae_batch_size")  # fmt: skip
+FRACTIONS = ("ae_train_noise", "readable_fraction", "denoising_margin")
+
+
 def _check(profile: Profile):
     # Rules between fields, so a bad override fails here, not 20 minutes into a sweep.
+    # Each problem names the key, the rule and the value received.
+    problems = [f"{key} must be a finite number, got {value!r}"
+                for key, value in _numbers(profile) if not math.isfinite(value)]  # fmt: skip
+    if problems:  # NaN compares false with everything: the range rules below would pass it
+        raise ConfigError("invalid profile: " + "; ".join(problems))
     n_train = profile.n_train or 60000
-    problems = []
     if not 0 < profile.validation_size < n_train:
-        problems.append(f"validation_size must be between 1 and n_train - 1 ({n_train - 1})")
-    for key in ("mlp_epochs", "sweep_epochs", "cnn_epochs", "ae_epochs", "sweep_replicates",
-                "noise_seeds", "generated_per_class", "variant_replicates",
-                "variant_longer_epochs"):  # fmt: skip
+        problems.append(f"validation_size must be between 1 and n_train - 1 ({n_train - 1}), "
+                        f"got {profile.validation_size}")  # fmt: skip
+    if not 0 <= profile.seed <= MAX_SEED:
+        problems.append(f"seed must be between 0 and {MAX_SEED}, got {profile.seed}")
+    for key in COUNTS:
         if getattr(profile, key) < 1:
-            problems.append(f"{key} must be at least 1")
-    for key in ("mlp_batch_size", "sweep_batch_size", "cnn_batch_size", "ae_batch_size"):
-        if getattr(profile, key) < 1:
-            problems.append(f"{key} must be at least 1")
+            problems.append(f"{key} must be at least 1, got {getattr(profile, key)}")
+    for key in LEARNING_RATES:
+        if getattr(profile, key) <= 0:
+            problems.append(f"{key} must be greater than 0, got {getattr(profile, key)!r}")
     levels = profile.noise_levels
     if not levels or any(not 0 <= v <= 1 for v in levels) or list(levels) != sorted(levels):
-        problems.append("noise_levels must be increasing numbers in [0, 1]")
+        problems.append(f"noise_levels must be increasing numbers in [0, 1], got {_listed(levels)}")
     elif levels[0] != 0:
-        problems.append("noise_levels must start at 0 (the clean accuracy is the reference)")
+        problems.append("noise_levels must start at 0 (the clean accuracy is the reference), "
+                        f"got {_listed(levels)}")  # fmt: skip
     unknown = [v for v in profile.variants if v not in VARIANTS]
     if unknown or len(set(profile.variants)) != len(profile.variants):
         problems.append(f"variants must be distinct names out of {', '.join(VARIANTS)}; "
                         f"got {', '.join(profile.variants) or 'none'}")  # fmt: skip
-    if not 0 <= profile.variant_momentum < 1:
-        problems.append("variant_momentum must be in [0, 1)")
-    if profile.variant_momentum_learning_rate <= 0:
-        problems.append("variant_momentum_learning_rate must be positive")
-    if not 0 <= profile.variant_dropout < 1:
-        problems.append("variant_dropout must be in [0, 1)")
-    for key in ("ae_train_noise", "readable_fraction", "denoising_margin"):
+    for key in ("variant_momentum", "variant_dropout"):
+        if not 0 <= getattr(profile, key) < 1:
+            problems.append(f"{key} must be in [0, 1), got {getattr(profile, key)!r}")
+    for key in FRACTIONS:
         if not 0 <= getattr(profile, key) <= 1:
-            problems.append(f"{key} must be in [0, 1]")
+            problems.append(f"{key} must be in [0, 1], got {getattr(profile, key)!r}")
     if not profile.sweep_factors or any(f < 0 for f in profile.sweep_factors):
-        problems.append("sweep_factors must be one or more non-negative numbers")
+        problems.append("sweep_factors must be one or more numbers of at least 0, got "
+                        f"{_listed(profile.sweep_factors)}")  # fmt: skip
     for key in ("n_train", "n_test"):
         value, limit = getattr(profile, key), 60000 if key == "n_train" else 10000
         if value is not None and not 1 <= value <= limit:
-            problems.append(f"{key} must be between 1 and {limit} (or none)")
+            problems.append(f"{key} must be between 1 and {limit} (or none), got {value}")
     try:
         parse_scheduler(profile.scheduler)
     except ConfigError as error:
         problems.append(str(error))
     if problems:
         raise ConfigError("invalid profile: " + "; ".join(problems))
+
+
+def _numbers(profile: Profile):
+    """(key, value) of every float in `profile`, tuples' items included."""
+    for f in dataclasses.fields(profile):
+        value = getattr(profile, f.name)
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, float):
+                yield f.name, item
+
+
+def _listed(values: tuple) -> str:
+    return ", ".join(f"{v:g}" if isinstance(v, float) else repr(v) for v in values) or "none"
 
 
 # Question 2e's protocol changes, by name (what each does: labnn.experiments.q2e).
@@ -178,7 +206,8 @@ def override(profile: Profile, changes: dict, *, origin: str = "--set") -> Profi
     """A copy of `profile` with `changes` applied; values may be strings ("3", "1e-4,1e-3").
 
     Raises:
-        ConfigError: an unknown key (listing the valid ones) or a value of the wrong type.
+        ConfigError: an unknown key (listing the valid ones), a value of the wrong type,
+            or one out of range (NaN and infinity included), naming `origin`.
     """
     fields = {f.name: f for f in dataclasses.fields(Profile) if f.name != "name"}
     converted = {}
@@ -191,7 +220,10 @@ def override(profile: Profile, changes: dict, *, origin: str = "--set") -> Profi
     # Where runs train changes no result, so it does not rename the profile.
     changed = converted.keys() - {"scheduler"}
     name = profile.name if not changed else f"{profile.name}+overrides"
-    return replace(profile, name=name, **converted)
+    try:
+        return replace(profile, name=name, **converted)
+    except ConfigError as error:
+        raise ConfigError(f"{origin}: {error}") from None
 
 
 def parse_assignments(items: list[str]) -> dict[str, str]:
@@ -228,7 +260,7 @@ def _convert(key: str, value, current, origin: str):
                 raise TypeError
             return value
         return float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float(10**400)
         expected = (
             "a string"
             if isinstance(current, str)

@@ -9,11 +9,16 @@ trains it; see `code_version`), so a change to any of them makes a new entry.
 An entry is written in a temporary folder, flushed to disk, then renamed
 into place: readers see a whole entry or none. A per-key file lock makes a
 second process wait for a run the first is computing instead of repeating it.
+
+A store may be shared (a group-writable folder, setgid or not): every folder and
+file it makes takes the permissions of the store's root folder, not the writer's
+umask, so the next user can replace a damaged entry or take a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import inspect
@@ -25,6 +30,7 @@ import shutil
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,6 +139,8 @@ class Store:
         self.computed = 0
         self.reused = 0
         self._fresh: set[str] = set()
+        self._writable = False  # checked once, before the first run trains
+        self._warned: set[str] = set()  # damaged entries already reported
 
     def key(self, spec: dict) -> str:
         """The content key of `spec` under the current code version."""
@@ -234,7 +242,9 @@ class Store:
         folder = self.root / "entries"
         if not folder.is_dir():
             return []
-        found = (self._read(path.name) for path in sorted(folder.iterdir()))
+        # Dot names are not entries: the write check's probe, should a kill interrupt it.
+        names = sorted(path.name for path in folder.iterdir() if not path.name.startswith("."))
+        found = (self._read(name) for name in names)
         return [entry for entry in found if entry is not None]
 
     # -- files ---------------------------------------------------------------------------
@@ -253,10 +263,15 @@ class Store:
                 meta=document["meta"],
                 arrays=arrays,
             )
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            log.warning(
-                "ignoring damaged store entry %s (%s); it will be recomputed", folder, error
-            )
+        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as error:
+            # A corrupt zip behind a matching checksum (tampering, a bad disk) is as damaged
+            # as a truncated one. `run` reads an entry twice (before and after its lock):
+            # say so once.
+            if key not in self._warned:
+                self._warned.add(key)
+                log.warning(
+                    "ignoring damaged store entry %s (%s); it will be recomputed", folder, error
+                )
             return None
 
     @staticmethod
@@ -269,8 +284,9 @@ class Store:
 
     def _write(self, key: str, document: dict, arrays: dict):
         entries = self.root / "entries"
+        tmp = None
         try:
-            entries.mkdir(parents=True, exist_ok=True)
+            self._make_folder(entries)
             tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
             np.savez(tmp / "arrays.npz", **{k: np.asarray(v) for k, v in arrays.items()})
             document["arrays_sha256"] = hashlib.sha256(
@@ -278,22 +294,90 @@ class Store:
             ).hexdigest()
             (tmp / "entry.json").write_text(json.dumps(document, indent=1, default=_json_default))
             for name in ("arrays.npz", "entry.json"):
+                os.chmod(tmp / name, self._file_mode())
                 _fsync(tmp / name)
+            os.chmod(tmp, self._folder_mode())  # mkdtemp makes it 0700: private to its writer
             self._replace(tmp, entries / key)
+            tmp = None
         except OSError as error:
-            raise StoreError(
-                f"cannot write to the result store {self.root}: {error}. "
-                "Free some space or choose another folder with --store."
-            ) from None
+            raise StoreError(_write_problem(self.root, error)) from None
+        finally:
+            if tmp is not None:  # a failed write leaves no half-written folder behind
+                shutil.rmtree(tmp, ignore_errors=True)
 
     def _replace(self, tmp: Path, target: Path):
         if target.exists():  # a damaged entry (or a forced re-run): move it aside first
             trash = self.root / "trash" / f"{target.name}-{time.time_ns()}"
-            trash.parent.mkdir(exist_ok=True)
+            self._make_folder(trash.parent)
             os.rename(target, trash)
             shutil.rmtree(trash, ignore_errors=True)
         os.rename(tmp, target)
         _fsync(target.parent)
+
+    def check_writable(self):
+        """Fail now, before anything trains, if a finished run could not be stored: the
+        root, `entries/` and `locks/` must be folders this user can create files in.
+        Checked once per Store; `run` and `claim` call it before their first lock.
+
+        Raises:
+            StoreError: naming the folder, the cause (a file in the way, no permission,
+                a read-only or full disk) and what to do.
+        """
+        if self._writable:
+            return
+        self.check_folder()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            for folder in (self.root / "entries", self.root / "locks"):
+                self._make_folder(folder)
+            # The write an entry makes: a temporary folder in the root, renamed into entries/.
+            probe = Path(tempfile.mkdtemp(prefix=".probe-", dir=self.root))
+            try:
+                (probe / "probe").write_bytes(b"labnn")
+                os.rename(probe, self.root / "entries" / probe.name)
+                probe = self.root / "entries" / probe.name
+            finally:
+                shutil.rmtree(probe, ignore_errors=True)
+            handle, name = tempfile.mkstemp(prefix=".probe-", dir=self.root / "locks")
+            os.close(handle)
+            os.unlink(name)
+        except OSError as error:
+            raise StoreError(_write_problem(self.root, error)) from None
+        self._writable = True
+
+    def check_folder(self):
+        """A StoreError now when the store's path names a file (reading would find
+        nothing there, and the first write would fail after training)."""
+        if (blocker := _file_in_the_way(self.root)) is not None:
+            raise StoreError(
+                f"result store {self.root}: {blocker} is a file, not a folder; pass a folder "
+                "with --store (or LABNN_STORE), e.g. a new one, which is created"
+            )
+
+    def _folder_mode(self) -> int:
+        """The store root's permissions (setgid included), for every folder it holds."""
+        try:
+            return self.root.stat().st_mode & 0o2777  # not the sticky bit: it bars renames
+        except OSError:
+            return 0o755
+
+    def _file_mode(self) -> int:
+        """The root's read and write bits, for files: rw-rw-r-- in a group-writable store."""
+        return self._folder_mode() & 0o666
+
+    def _make_folder(self, folder: Path):
+        """`folder` (and the root) with the root's permissions, whatever this user's umask."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if folder.is_dir():
+            return
+        if folder.exists():
+            raise NotADirectoryError(errno.ENOTDIR, "a file is in the way of a folder", folder)
+        try:
+            folder.mkdir()
+        except FileExistsError:  # another process made it meanwhile
+            return
+        with contextlib.suppress(PermissionError):
+            os.chmod(folder, self._folder_mode())
 
     @contextlib.contextmanager
     def claim(self, specs: list[dict]):
@@ -311,21 +395,26 @@ class Store:
             yield claimed
 
     def _lock(self, key: str):
-        locks = self.root / "locks"
-        locks.mkdir(parents=True, exist_ok=True)
-        return _FileLock(locks / f"{key}.lock")
+        self.check_writable()
+        return _FileLock(self.root / "locks" / f"{key}.lock", mode=self._file_mode())
 
 
 class _FileLock:
-    def __init__(self, path: Path):
+    """An flock on `path`, created with `mode`. flock needs no write permission, so a
+    lock file another user of a shared store made is opened read-only."""
+
+    def __init__(self, path: Path, *, mode: int = 0o644):
         self.path = path
+        self.mode = mode
 
     def __enter__(self):
-        self.handle = open(self.path, "a")  # noqa: SIM115 - held until __exit__
+        self.handle = self._open()
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            log.info("waiting for another process that is computing %s", self.path.stem)
+            # Shown without -v: a build that sits silent for minutes looks hung.
+            log.warning("waiting for another build that is computing run %s in this store",
+                        self.path.stem)  # fmt: skip
             fcntl.flock(self.handle, fcntl.LOCK_EX)
         return self
 
@@ -334,17 +423,31 @@ class _FileLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if nobody holds it; False (and nothing held) otherwise."""
-        self.handle = open(self.path, "a")  # noqa: SIM115 - held until release
+        self.handle = self._open()
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self.handle.close()
+            os.close(self.handle)
             return False
         return True
 
     def release(self):
         fcntl.flock(self.handle, fcntl.LOCK_UN)
-        self.handle.close()
+        os.close(self.handle)
+
+    def _open(self) -> int:
+        try:
+            fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, self.mode)
+        except FileExistsError:
+            try:
+                return os.open(self.path, os.O_RDONLY)
+            except OSError as error:  # another user's lock file, private to them
+                raise StoreError(_write_problem(self.path.parent.parent, error)) from None
+        except OSError as error:
+            raise StoreError(_write_problem(self.path.parent.parent, error)) from None
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, self.mode)  # the umask narrowed what os.open was asked for
+        return fd
 
 
 def environment() -> dict:
@@ -395,6 +498,35 @@ def _cpuinfo(field: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
     except OSError:
         pass
     return ""
+
+
+def _write_problem(root: Path, error: OSError) -> str:
+    """One line for a failed write to the store: a full disk is not a permission problem."""
+    where = Path(error.filename or root)
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause, fix = "the disk is full (or your quota is used up)", "Free some space, or choose"
+    elif error.errno == errno.EROFS:
+        cause, fix = "it is on a read-only file system", "Choose"
+    elif error.errno in (errno.EACCES, errno.EPERM):
+        cause = f"you have no permission to write there ({where})"
+        fix = "Ask its owner for write access (chmod -R g+w for a shared store), or choose"
+    elif error.errno in (errno.ENOTDIR, errno.EEXIST):
+        cause = f"{_file_in_the_way(where) or where} is a file, not a folder"
+        fix = "Move that file away, or choose"
+    else:
+        cause, fix = f"{error.strerror or error} ({where})", "Choose"
+    return (
+        f"cannot write to the result store {root}: {cause}. {fix} another folder with "
+        "--store (or LABNN_STORE); finished runs stay stored."
+    )
+
+
+def _file_in_the_way(path: Path) -> Path | None:
+    """`path` or the first of its parents that exists as something other than a folder."""
+    for candidate in (path, *path.parents):
+        if candidate.exists() or candidate.is_symlink():
+            return None if candidate.is_dir() else candidate
+    return None
 
 
 def _fsync(path: Path):

@@ -8,7 +8,7 @@ from labnn.data import Mnist
 from labnn.profiles import Profile
 from labnn.store import Store
 from labnn.training import ProgressLine
-from report.benchmarks import latest_run
+from report.benchmarks import read_benchmarks
 from report.config import ReportConfig
 from report.context import build_context
 from report.pipeline import run_sections
@@ -29,9 +29,11 @@ def build(
 ) -> list[Path]:
     """Run what is missing, render, and return the paths written."""
     sections = run_sections(profile, data, store, only=only, progress=progress)
+    saved = read_benchmarks(benchmarks)
     context = build_context(sections=sections, profile=profile, config=config,
                             fingerprint=data.fingerprint, data_source=data.source,
-                            benchmarks=latest_run(benchmarks))  # fmt: skip
+                            benchmarks=saved.run,
+                            benchmarks_unreadable=saved.unreadable)  # fmt: skip
     html = render_html(context)
     try:
         out.mkdir(parents=True, exist_ok=True)

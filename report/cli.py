@@ -125,17 +125,34 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         if args.debug:
             raise
-        print(f"report: error: {error}", file=sys.stderr)
+        print(f"report: error: {_one_line(error)}", file=sys.stderr)
         return 2
     except LabnnError as error:
         if args.debug:
             raise
-        print(f"report: error: {error}", file=sys.stderr)
+        print(f"report: error: {_one_line(error)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("report: interrupted; finished runs are stored and the next build resumes "
               "from them", file=sys.stderr)  # fmt: skip
         return 130
+
+
+def _one_line(error: Exception) -> str:
+    """The message on one line: some carry a library's multi-line text (a download's)."""
+    return " ".join(str(error).split())
+
+
+def load_backend():
+    """Import Keras (and its backend, seconds) with TensorFlow's C++ start-up lines kept
+    off the user's terminal: the log level must be set before TensorFlow loads, and a
+    few lines (the CUDA probe) ignore it, so the native stderr is muted meanwhile.
+    Python errors still surface. Only the commands that need it call this."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from labnn.quiet import native_stderr_muted
+
+    with native_stderr_muted():
+        import keras  # noqa: F401
 
 
 def _profile(args, config):
@@ -165,20 +182,28 @@ def _data(args):
 def cmd_build(args) -> int:
     from labnn.profiles import override
     from labnn.scheduler import require_dask
-    from labnn.store import Store
-    from labnn.training import ProgressLine
-    from report.build import build
 
+    # Everything the user typed is checked before Keras loads and anything trains.
     config = _config(args)
     profile = _profile(args, config)
     if args.scheduler is not None:
         profile = override(profile, {"scheduler": args.scheduler}, origin="--scheduler")
     require_dask(profile.scheduler)  # before any training, not after the first sections
-    only = _only(args.only)
+    _check_data_dir(args)
+    root = _store_folder(args)
+    if args.out.exists() and not args.out.is_dir():  # else known only after training
+        raise ConfigError(f"--out {args.out} is a file, not a folder; name a folder for "
+                          "report.html and report.pdf (it is created if missing)")  # fmt: skip
+
+    only = _only(args.only)  # loads Keras: the sections are the experiments' modules
+    from labnn.store import Store
+    from labnn.training import ProgressLine
+    from report.build import build
+
     progress = ProgressLine(quiet=args.quiet)
     started = time.perf_counter()
     data = _data(args)
-    store = Store(args.store or default_store(), force=args.force)
+    store = Store(root, force=args.force)
     progress.note(f"profile {profile.name}, data {data.source}, store {store.root}")
     written = build(profile=profile, data=data, store=store, config=config, only=only,
                     out=args.out, pdf=not args.no_pdf, progress=progress,
@@ -194,11 +219,15 @@ def cmd_build(args) -> int:
 
 
 def cmd_status(args) -> int:
+    profile = _profile(args, None)
+    _check_data_dir(args)
+    root = _store_folder(args)
+
+    load_backend()
     from labnn.store import Store
     from report.pipeline import explain
 
-    profile = _profile(args, None)
-    store = Store(args.store or default_store())
+    store = Store(root)
     print(f"profile {profile.name}; store {store.root}")
     for section, lines in explain(profile, _data(args), store).items():
         for line in lines:
@@ -213,7 +242,25 @@ def cmd_init(args) -> int:
     return 0
 
 
+def _store_folder(args) -> Path:
+    """--store, else the default store; a StoreError when that path is a file."""
+    from labnn.store import Store
+
+    root = args.store or default_store()
+    Store(root).check_folder()
+    return root
+
+
+def _check_data_dir(args):
+    """--data-dir must name a folder (LABNN_DATA_DIR is checked where it is read)."""
+    from labnn.data import check_data_dir
+
+    if args.data_dir is not None:
+        check_data_dir(args.data_dir, how="--data-dir")
+
+
 def _only(text):
+    load_backend()
     from report.pipeline import parse_only
 
     try:

@@ -7,7 +7,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from labnn.errors import ConfigError
+from labnn.errors import ConfigError, LabnnError
 
 DEFAULT_TITLE = "Neural networks on MNIST"
 
@@ -66,14 +66,7 @@ def load_config(path: str | Path | None) -> ReportConfig:
     if path is None:
         return ReportConfig()
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(
-            f"{path}: no such file; create one with `python -m report init --config {path}`"
-        ) from None
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    document = _parse(path, _read(path))
     _check_keys(document, _TOP, where=str(path))
     authors = []
     for i, author in enumerate(document.get("authors", [])):
@@ -81,9 +74,46 @@ def load_config(path: str | Path | None) -> ReportConfig:
         if not isinstance(author, dict):
             raise ConfigError(f"{where} must be a table ([[authors]])")
         _check_keys(author, _AUTHOR, where=where)
+        if "name" not in author:
+            raise ConfigError(f'{where} has no name; add name = "..." to it')
         authors.append(Author(**author))
     values = {k: v for k, v in document.items() if k != "authors"}
     return ReportConfig(**values, authors=tuple(authors), configured=True, path=str(path))
+
+
+def _read(path: Path) -> str:
+    """The text of report.toml, or a ConfigError that says what to pass instead."""
+    if path.is_dir():
+        raise ConfigError(
+            f"--config {path} is a folder, not a file; pass the report.toml itself, "
+            f"e.g. --config {path / 'report.toml'}"
+        )
+    try:
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file; create one with `python -m report init --config {path}`"
+        ) from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {error.start}: {error.object[error.start]:#04x}); "
+            "save it as UTF-8 in your editor (TOML files are UTF-8)"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot be read ({error.strerror or error})") from None
+
+
+def _parse(path: Path, text: str) -> dict:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {_one_line(error)}") from None
+    except RecursionError:  # tables or arrays nested thousands deep
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
+
+
+def _one_line(error: Exception) -> str:
+    return " ".join(str(error).split())
 
 
 def _check_keys(table: dict, schema: dict, *, where: str):
@@ -101,8 +131,29 @@ def _check_keys(table: dict, schema: dict, *, where: str):
 
 
 def write_template(path: Path, *, overwrite: bool = False) -> Path:
-    """Write a commented report.toml to fill in."""
+    """Write a commented report.toml to fill in.
+
+    Raises:
+        ConfigError: the file exists (without `overwrite`), its folder does not, or the
+            path names a folder.
+        LabnnError: the file cannot be written (permissions, a full disk).
+    """
+    if path.is_dir():
+        raise ConfigError(
+            f"--config {path} is a folder, not a file; name the file to write, "
+            f"e.g. --config {path / 'report.toml'}"
+        )
     if path.exists() and not overwrite:
         raise ConfigError(f"{path} already exists; edit it, or pass --force to overwrite it")
-    path.write_text(TEMPLATE.format(title=DEFAULT_TITLE), encoding="utf-8")
+    if not path.parent.is_dir():
+        raise ConfigError(
+            f"cannot write {path}: the folder {path.parent} does not exist; create it first "
+            f"(mkdir -p {path.parent}) or choose another --config"
+        )
+    try:
+        path.write_text(TEMPLATE.format(title=DEFAULT_TITLE), encoding="utf-8")
+    except OSError as error:
+        raise LabnnError(
+            f"cannot write {path}: {error.strerror or error}; choose another --config"
+        ) from None
     return path

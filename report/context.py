@@ -77,6 +77,7 @@ def build_context(
     fingerprint: str,
     data_source: str,
     benchmarks: dict | None = None,
+    benchmarks_unreadable: str = "",
 ) -> dict:
     """Everything the templates may show, every number wrapped with its source."""
     done = {name for name, s in sections.items() if s.status == "done"} | {"appendix"}
@@ -107,6 +108,8 @@ def build_context(
             "answers/hinton",
         ),  # fmt: skip
         "benchmarks": wrap(benchmarks, "benchmarks") if benchmarks else None,
+        # Saved benchmark files that could not be read (names and reasons), when none could.
+        "benchmarks_unreadable": benchmarks_unreadable,
     }
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import jinja2
@@ -77,9 +79,12 @@ def build_only_fetcher(root: Path):
 
 
 def _inside(url: str, root: Path) -> bool:
-    if not url.startswith("file://"):
+    """Whether `url` is a file:// URL of a file inside `root`, judged on the path that
+    urllib opens: percent-decoded (%2e%2e is ..), then resolved (.., symlinks)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost"):
         return False
-    path = Path(url.removeprefix("file://")).resolve()
+    path = Path(urllib.request.url2pathname(parts.path)).resolve()
     return path.is_relative_to(root.resolve())
 
 

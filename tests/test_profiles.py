@@ -54,3 +54,29 @@ def test_assignment_without_equals_sign_is_an_error():
 def test_unknown_profile_lists_the_valid_ones():
     with pytest.raises(ConfigError, match="unknown profile 'fast'; choose one of: full, quick"):
         get_profile("fast")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "words"),
+    [
+        ("seed", "-5", "seed must be between 0 and 2147483647, got -5"),
+        ("seed", str(2**40), "seed must be between 0 and 2147483647"),
+        ("mlp_learning_rate", "nan", "mlp_learning_rate must be a finite number, got nan"),
+        ("sweep_learning_rate", "-inf", "sweep_learning_rate must be a finite number, got -inf"),
+        ("cnn_learning_rate", "0", "cnn_learning_rate must be greater than 0, got 0.0"),
+        ("variant_momentum_learning_rate", "nan", "must be a finite number, got nan"),
+        ("sweep_factors", "1e-5,nan", "sweep_factors must be a finite number, got nan"),
+        ("sweep_factors", "1e-5,inf", "sweep_factors must be a finite number, got inf"),
+        ("noise_levels", "0,nan", "noise_levels must be a finite number, got nan"),
+        ("ae_train_noise", "1e400", "ae_train_noise must be a finite number, got inf"),
+        ("readable_fraction", "nan", "readable_fraction must be a finite number, got nan"),
+    ],
+)
+def test_values_out_of_range_name_the_key_the_rule_and_the_value(key, value, words):
+    with pytest.raises(ConfigError, match=f"^--set: invalid profile: .*{words}"):
+        override(QUICK, {key: value})
+
+
+def test_a_number_too_large_for_a_float_is_a_config_error():
+    with pytest.raises(ConfigError, match="mlp_learning_rate must be a number"):
+        override(QUICK, {"mlp_learning_rate": 10**400})

@@ -263,3 +263,123 @@ def test_cpu_features_are_the_speed_flags_of_cpuinfo(tmp_path):
     assert cpu_features(cpuinfo) == []
     assert cpu_features(tmp_path / "missing") == []
     assert set(environment()["cpu_features"]) <= set(SPEED_FEATURES)
+
+
+# -- issue 28: a store that cannot be written, shared stores, damaged zips ----------------
+
+
+def test_a_file_in_place_of_locks_fails_before_computing(tmp_path):
+    from labnn.errors import StoreError
+
+    (tmp_path / "locks").write_text("")  # stands for a read-only store, even as root
+    with pytest.raises(StoreError, match=r"locks is a file, not a folder.*--store"):
+        Store(tmp_path).run(SPEC, never_called)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
+def test_a_read_only_store_fails_before_computing_and_says_permission(tmp_path):
+    from labnn.errors import StoreError
+
+    Store(tmp_path).check_writable()
+    tmp_path.chmod(0o555)
+    try:
+        with pytest.raises(StoreError, match="no permission to write there"):
+            Store(tmp_path).run({**SPEC, "training": {"seed": 9}}, never_called)
+    finally:
+        tmp_path.chmod(0o755)
+
+
+def test_a_store_that_cannot_be_written_still_serves_its_runs(tmp_path):
+    import shutil
+
+    stored = Store(tmp_path).run(SPEC, compute_once)
+    shutil.rmtree(tmp_path / "locks")
+    (tmp_path / "locks").write_text("")
+    assert Store(tmp_path).run(SPEC, never_called).results == stored.results
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        ("ENOSPC", "the disk is full"),
+        ("EDQUOT", "the disk is full"),
+        ("EACCES", "no permission to write there"),
+        ("EPERM", "no permission to write there"),
+        ("EROFS", "read-only file system"),
+    ],
+)
+def test_write_failures_tell_a_full_disk_from_a_permission_problem(tmp_path, code, words):
+    import errno
+
+    from labnn.store import _write_problem
+
+    error = OSError(getattr(errno, code), os.strerror(getattr(errno, code)), str(tmp_path))
+    message = _write_problem(tmp_path, error)
+    assert words in message and "--store" in message
+    assert ("Free some space" in message) == (code in ("ENOSPC", "EDQUOT"))
+
+
+def test_a_group_shared_store_gets_group_writable_entries_and_locks(tmp_path):
+    root = tmp_path / "shared"
+    root.mkdir()
+    root.chmod(0o2775)  # setgid, group-writable: a folder shared by a course's students
+    umask = os.umask(0o022)  # a typical user's: without care, files come out rw-r--r--
+    try:
+        entry = Store(root).run(SPEC, compute_once)
+    finally:
+        os.umask(umask)
+    folder = root / "entries" / entry.key
+    assert folder.stat().st_mode & 0o7777 == 0o2775
+    for path in (folder / "entry.json", folder / "arrays.npz", *(root / "locks").iterdir()):
+        assert path.stat().st_mode & 0o777 == 0o664, path
+    for path in (root / "entries", root / "locks"):
+        assert path.stat().st_mode & 0o7777 == 0o2775, path
+
+
+def test_a_failed_write_leaves_no_temporary_folder(tmp_path):
+    from labnn.errors import StoreError
+
+    store = Store(tmp_path)
+    entry = store.run(SPEC, compute_once)
+    (tmp_path / "entries" / entry.key / "entry.json").write_text("{")  # damaged: replaced next
+    (tmp_path / "trash").write_text("")  # ...but the damaged entry cannot be moved aside
+    with pytest.raises(StoreError, match="trash is a file, not a folder"):
+        Store(tmp_path).run(SPEC, compute_once)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_a_corrupt_zip_behind_a_matching_checksum_is_a_damaged_entry(tmp_path, caplog):
+    import hashlib
+
+    store = Store(tmp_path)
+    entry = store.run(SPEC, compute_once)
+    folder = tmp_path / "entries" / entry.key
+    garbage = b"PK\x03\x04" + b"\x00" * 64  # a zip's magic, nothing behind it
+    (folder / "arrays.npz").write_bytes(garbage)
+    document = json.loads((folder / "entry.json").read_text())
+    document["arrays_sha256"] = hashlib.sha256(garbage).hexdigest()
+    (folder / "entry.json").write_text(json.dumps(document))
+    calls = []
+    with caplog.at_level("WARNING"):
+        again = Store(tmp_path).run(SPEC, lambda: calls.append(1) or compute_once())
+    assert calls == [1] and np.array_equal(again.arrays["weights"], np.arange(6.0))
+    damaged = [r for r in caplog.records if "ignoring damaged store entry" in r.getMessage()]
+    assert len(damaged) == 1, "the damaged-entry warning is logged once per build"
+
+
+def test_waiting_for_another_build_is_a_warning_shown_without_verbose(tmp_path, caplog):
+    import threading
+    import time
+
+    first, second = Store(tmp_path), Store(tmp_path)
+    done = []
+    with caplog.at_level("WARNING"), first.claim([SPEC]) as claimed:
+        assert claimed == [0]
+        waiter = threading.Thread(target=lambda: done.append(second.run(SPEC, compute_once)))
+        waiter.start()
+        deadline = time.monotonic() + 30
+        while "waiting for another build" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "waiting for another build" in caplog.text
+    waiter.join(timeout=30)
+    assert done and done[0].results["value"] == 1.5
