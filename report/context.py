@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 
 import numpy as np
 from markupsafe import Markup, escape
 
-from labnn import answers, figures
+from labnn import answers, engine, figures
+from labnn.machine import machine
 from labnn.profiles import FULL, Profile
-from labnn.store import environment
 from report.config import ReportConfig
 from report.pipeline import SectionResult
 from report.values import wrap
@@ -98,7 +99,7 @@ def build_context(
         "s": s,
         "svg": svg,
         "numbering": numbering,
-        "env": environment(),
+        "env": {**machine(), **engine.environment(), "created": _now()},
         "fingerprint": fingerprint,
         "data_source": data_source,
         "provenance": wrap(_provenance(sections), "provenance"),
@@ -108,6 +109,10 @@ def build_context(
         ),  # fmt: skip
         "benchmarks": wrap(benchmarks, "benchmarks") if benchmarks else None,
     }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _plain(result: dict) -> dict:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import keras
 
-from labnn.data import Mnist, Prepared, Split, holdout, preprocess, subset
+from labnn.data import RECIPE_VERSION, Mnist, Prepared, Split, holdout, preprocess, subset
 from labnn.executor import run_here
 from labnn.profiles import Profile
 from labnn.runs import Run, kept_weights
@@ -30,6 +30,7 @@ def dataset(profile: Profile, mnist: Mnist, *, flatten: bool = False) -> Dataset
     part = subset(mnist, n_train=profile.n_train, n_test=profile.n_test)
     prepared = preprocess(part, flatten=flatten)
     spec = {
+        "recipe": RECIPE_VERSION,
         "fingerprint": mnist.fingerprint,
         "n_train": len(part.x_train),
         "n_test": len(part.x_test),

@@ -5,8 +5,8 @@ import math
 import keras
 
 from labnn import answers
-from labnn.compiled import predict
 from labnn.data import NUM_CLASSES, Mnist
+from labnn.engine import choose
 from labnn.experiments.common import dataset
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
@@ -20,7 +20,7 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     x, y = split.x_train[:CHECK_BATCH], split.y_train[:CHECK_BATCH]
     # An untrained network: its outputs are near uniform, so the loss should be near ln 10.
     model = build_notebook_mlp(learning_rate=profile.mlp_learning_rate, seed=profile.seed)
-    probs = predict(model, x)
+    probs = choose(build_notebook_mlp).predict(model, x)
     by_keras = float(keras.ops.convert_to_numpy(keras.losses.CategoricalCrossentropy()(y, probs)))
     by_formula = answers.categorical_cross_entropy(y, probs)
     return {

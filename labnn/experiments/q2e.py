@@ -15,7 +15,7 @@ from dataclasses import replace
 from functools import partial
 
 from labnn import answers
-from labnn.data import Mnist, Split, preprocess, subset
+from labnn.data import RECIPE_VERSION, Mnist, Split, preprocess, subset
 from labnn.executor import run_all
 from labnn.experiments import q2d
 from labnn.experiments.common import Dataset, dataset, final, provenance, restore
@@ -121,7 +121,8 @@ def full_dataset(profile: Profile, mnist: Mnist) -> Dataset:
     monitor = slice(len(prepared.x_train) - profile.validation_size, None)
     split = Split(prepared.x_train, prepared.y_train, prepared.x_train[monitor],
                   prepared.y_train[monitor])  # fmt: skip
-    spec = {"fingerprint": mnist.fingerprint, "n_train": len(prepared.x_train),
+    spec = {"recipe": RECIPE_VERSION, "fingerprint": mnist.fingerprint,
+            "n_train": len(prepared.x_train),
             "n_test": len(prepared.x_test), "validation_size": 0,
             "monitor_size": profile.validation_size, "flatten": False}  # fmt: skip
     return Dataset(prepared, split, spec)

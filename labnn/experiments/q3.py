@@ -6,13 +6,12 @@ from functools import partial
 import numpy as np
 
 from labnn import answers
-from labnn.compiled import predict
 from labnn.data import Mnist
 from labnn.executor import run_all
 from labnn.experiments.common import Dataset, dataset, final, provenance
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
-from labnn.runs import Run
+from labnn.runs import After, Run
 from labnn.store import Store
 
 
@@ -36,7 +35,7 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
         batch_size=profile.cnn_batch_size,
         seed=profile.seed,
         keep_weights=True,
-        after=test_predictions,
+        after=After(test_predictions, version=TEST_PREDICTIONS_VERSION),
         label="q3 CNN",
     )
     (entry,) = run_all(store, [run_], prepared, recipe=partial(dataset, profile), mnist=data,
@@ -44,9 +43,14 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
     return entry, prepared
 
 
-def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
-    """The trained CNN's class and confidence for every test image."""
-    probs = predict(model, data.prepared.x_test)
+# In the CNN run's store key: bump it when `test_predictions` changes its numbers.
+TEST_PREDICTIONS_VERSION = 1
+
+
+def test_predictions(model, data: Dataset, path) -> tuple[dict, dict]:
+    """The trained CNN's class and confidence for every test image, predicted on the
+    run's training path."""
+    probs = path.predict(model, data.prepared.x_test)
     predicted = probs.argmax(axis=1).astype(np.uint8)
     accuracy = float((predicted == data.prepared.labels_test).mean())
     arrays = {"test_predicted": predicted, "test_confidence": probs.max(axis=1)}

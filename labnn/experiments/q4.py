@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from labnn import engine
 from labnn.answers import mean_std
-from labnn.compiled import convolutional, onednn_for_workers, predict
-from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
+from labnn.data import IMAGE_SIDE, NOISE_VERSION, Mnist, Split, salt_and_pepper
+from labnn.engine.tf_loop import convolutional, onednn_for_workers
 from labnn.experiments import q3
 from labnn.experiments.common import Dataset, dataset, restore, train_run
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
 from labnn.runs import Run
 from labnn.scheduler import Scheduler, parse_scheduler, resolve
-from labnn.store import Entry, Store, code_version
+from labnn.store import Entry, Store
 from labnn.training import ProgressLine
 
-GRID_DIGITS = 4  # test digits shown in the noise grid
+GRID_DIGITS = 4  # test digits shown in the noise grid (in the evaluation's key)
+
+# In the noise evaluation's store key: bump it when `evaluate_noise` changes its numbers.
+NOISE_EVALUATION_VERSION = 1
 
 
 def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=None):
@@ -30,7 +34,12 @@ def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=N
         x_val=salt_and_pepper(clean.split.x_val, profile.ae_train_noise, rng),
         y_val=clean.split.x_val,
     )
-    spec = {**clean.spec, "noise": profile.ae_train_noise, "noise_seed": [profile.seed, 4]}
+    spec = {
+        **clean.spec,
+        "noise": profile.ae_train_noise,
+        "noise_seed": [profile.seed, 4],
+        "noise_version": NOISE_VERSION,
+    }
     run_ = Run(
         experiment="q4",
         build=build_autoencoder,
@@ -75,8 +84,13 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
         "levels": list(profile.noise_levels),
         "seeds": profile.noise_seeds,
         "base_seed": profile.seed,
-        "code": code_version(evaluate_noise),
-    }
+        "grid_digits": GRID_DIGITS,
+        "noise_version": NOISE_VERSION,
+        "version": NOISE_EVALUATION_VERSION,
+        "paths": {"autoencoder": engine.choose(build_autoencoder).key,
+                  "cnn": engine.choose(build_cnn).key},
+        "backend": engine.versions(),
+    }  # fmt: skip
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     what = "q4 noise evaluation: classifying noisy and denoised test digits"
 
@@ -85,7 +99,7 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
         if where.kind == "none":
             if progress is not None:
                 progress.note(what)
-            return evaluate_noise(profile, autoencoder, cnn, *test)
+            return (*evaluate_noise(profile, autoencoder, cnn, *test), engine.environment())
         from labnn.dask_runs import call_on_dask  # Dask is an optional extra
 
         return call_on_dask(where, what, evaluate_stored, profile, ae_entry, cnn_entry, *test,
@@ -123,7 +137,7 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, x, labels) -> tuple[dict,
         for s in range(profile.noise_seeds):
             rng = np.random.default_rng([profile.seed, s, i])
             noisy = salt_and_pepper(x, level, rng)
-            denoised = predict(autoencoder, noisy)
+            denoised = denoise(autoencoder, noisy)
             acc_noisy[i, s] = _accuracy(cnn, noisy, labels)
             acc_denoised[i, s] = _accuracy(cnn, denoised, labels)
             mse_noisy[i, s] = float(np.mean((noisy - x) ** 2))
@@ -144,8 +158,14 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, x, labels) -> tuple[dict,
 
 
 def classify(cnn, flat_images: np.ndarray) -> np.ndarray:
-    """CNN class probabilities for (n, 784) images."""
-    return predict(cnn, flat_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+    """CNN class probabilities for (n, 784) images, on the CNN's training path."""
+    images = flat_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    return engine.choose(build_cnn).predict(cnn, images)
+
+
+def denoise(autoencoder, x: np.ndarray) -> np.ndarray:
+    """The outputs of the autoencoder (or one of its halves) for `x`, on its training path."""
+    return engine.choose(build_autoencoder).predict(autoencoder, x)
 
 
 def _accuracy(cnn, flat_images, labels) -> float:
