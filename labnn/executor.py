@@ -8,18 +8,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from labnn import engine
+from labnn.data import Mnist
+from labnn.datasets import Dataset
 from labnn.engine.tf_loop import convolutional, onednn_for_workers
 from labnn.runs import Run, compute_all, groups, stack_label
 from labnn.scheduler import parse_scheduler, resolve
 from labnn.store import Entry, MissingRun, Store
 from labnn.training import ProgressLine
-
-if TYPE_CHECKING:
-    from labnn.data import Mnist
-    from labnn.experiments.common import Dataset
 
 
 def run_all(

@@ -9,17 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from labnn import engine
+from labnn.datasets import Dataset
 from labnn.store import Entry
 from labnn.training import ProgressFn, TrainResult
-
-if TYPE_CHECKING:
-    from labnn.experiments.common import Dataset
 
 
 @dataclass(frozen=True, eq=False)

@@ -16,9 +16,9 @@ import pytest
 
 distributed = pytest.importorskip("distributed", reason="the [dask] extra is not installed")
 
+from labnn.datasets import dataset  # noqa: E402
 from labnn.errors import ConfigError, DataError, SchedulerError  # noqa: E402
 from labnn.experiments import q2d  # noqa: E402
-from labnn.experiments.common import dataset  # noqa: E402
 from labnn.profiles import QUICK, override  # noqa: E402
 from labnn.scheduler import ONEDNN, parse_scheduler, resolve  # noqa: E402
 from labnn.store import Store  # noqa: E402

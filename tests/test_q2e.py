@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from labnn import answers
+from labnn.datasets import Dataset, dataset
 from labnn.experiments import q2e
-from labnn.experiments.common import Dataset, dataset
 from labnn.models import build_hinton_mlp, build_hinton_variant
 from labnn.profiles import QUICK, override
 from labnn.training import evaluate

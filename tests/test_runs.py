@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 
 from labnn.data import holdout, preprocess, subset
+from labnn.datasets import Dataset
 from labnn.engine import FIT, choose
-from labnn.experiments.common import Dataset, train_run
+from labnn.experiments.common import train_run
 from labnn.models import build_hinton_variant
 from labnn.runs import Resume, Run, _stateless
 from labnn.store import Store

@@ -6,8 +6,8 @@ import keras
 
 from labnn import answers
 from labnn.data import NUM_CLASSES, Mnist
+from labnn.datasets import dataset
 from labnn.engine import choose
-from labnn.experiments.common import dataset
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
 from labnn.store import Store

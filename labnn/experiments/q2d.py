@@ -10,8 +10,9 @@ from functools import partial
 
 from labnn import answers
 from labnn.data import Mnist
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
-from labnn.experiments.common import Dataset, dataset, final, provenance, restore
+from labnn.experiments.common import final, provenance, restore
 from labnn.models import build_hinton_mlp
 from labnn.profiles import Profile
 from labnn.runs import Run

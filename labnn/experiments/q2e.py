@@ -16,9 +16,10 @@ from functools import partial
 
 from labnn import answers
 from labnn.data import RECIPE_VERSION, Mnist, Split, preprocess, subset
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
 from labnn.experiments import q2d
-from labnn.experiments.common import Dataset, dataset, final, provenance, restore
+from labnn.experiments.common import final, provenance, restore
 from labnn.models import build_hinton_mlp, build_hinton_variant
 from labnn.profiles import Profile
 from labnn.runs import Resume, Run

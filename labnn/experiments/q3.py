@@ -7,8 +7,9 @@ import numpy as np
 
 from labnn import answers
 from labnn.data import Mnist
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
-from labnn.experiments.common import Dataset, dataset, final, provenance
+from labnn.experiments.common import final, provenance
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
 from labnn.runs import After, Run

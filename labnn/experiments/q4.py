@@ -8,9 +8,10 @@ import numpy as np
 from labnn import engine
 from labnn.answers import mean_std
 from labnn.data import IMAGE_SIDE, NOISE_VERSION, Mnist, Split, salt_and_pepper
+from labnn.datasets import Dataset, dataset
 from labnn.engine.tf_loop import convolutional, onednn_for_workers
 from labnn.experiments import q3
-from labnn.experiments.common import Dataset, dataset, restore, train_run
+from labnn.experiments.common import restore, train_run
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
 from labnn.runs import Run
