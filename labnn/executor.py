@@ -12,7 +12,6 @@ from functools import partial
 from labnn import engine
 from labnn.data import Mnist
 from labnn.datasets import Dataset
-from labnn.engine.tf_loop import convolutional, onednn_for_workers
 from labnn.runs import Run, compute_all, groups, stack_label
 from labnn.scheduler import parse_scheduler, resolve
 from labnn.store import Entry, MissingRun, Store
@@ -112,8 +111,12 @@ def _compute(run: Run, data: Dataset, progress: ProgressLine) -> tuple[dict, dic
 
 def _wants_onednn(runs: list[Run]) -> bool:
     """Whether `runs` are all convolutional networks that workers should train with
-    oneDNN (`labnn.engine.tf_loop.onednn_for_workers`; `labnn.scheduler.resolve` says why)."""
-    return bool(runs) and onednn_for_workers() and all(convolutional(r.model()) for r in runs)
+    oneDNN (`labnn.engine.onednn_for_workers`; `labnn.scheduler.resolve` says why)."""
+    return (
+        bool(runs)
+        and engine.onednn_for_workers()
+        and all(engine.convolutional(r.model()) for r in runs)
+    )
 
 
 def _units(runs: list[Run], indices: list[int]) -> list[list[int]]:

@@ -13,7 +13,6 @@ from benchmarks.conftest import split
 from benchmarks.products import LEARNING_RATE, ProductsEpoch
 from benchmarks.test_training_speed import labnn_path
 from labnn import engine
-from labnn.engine.tf_loop import onednn_for_workers
 from labnn.models import build_hinton_mlp
 from report.benchmarks import latest_run
 from tests.conftest import REPO
@@ -44,7 +43,7 @@ def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
 
     run = latest_run(tmp_path)
     # on TensorFlow, each model on the fast path the report trains it on; elsewhere `fit`
-    cnn = "tf-graph-loop" + (", oneDNN worker" if onednn_for_workers() else "")
+    cnn = "tf-graph-loop" + (", oneDNN worker" if engine.onednn_for_workers() else "")
     paths = {"autoencoder": "tf-xla-loop", "cnn": cnn, "hinton_mlp": "tf-stacked",
              "hinton_sweep": "tf-stacked", "notebook_mlp": "tf-stacked"}  # fmt: skip
     if keras.backend.backend() != "tensorflow":

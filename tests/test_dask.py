@@ -53,8 +53,7 @@ THREE_STACKS = {"sweep_replicates": 3}
 
 
 def sweep_runs(mnist, store, scheduler):
-    profile = override(QUICK, {"scheduler": scheduler})
-    return q2d.sweep(profile, dataset(profile, mnist), store, data=mnist)
+    return q2d.sweep(QUICK, dataset(QUICK, mnist), store, data=mnist, scheduler=scheduler)
 
 
 def test_local_cluster_sweep_stores_what_the_sequential_path_stores(mnist, quick_store, tmp_path):
@@ -117,11 +116,11 @@ def test_a_killed_worker_still_leaves_every_run_stored_exactly_once(
     mnist, cluster_without_data, tmp_path
 ):
     store = Store(tmp_path)
-    profile = override(QUICK, {"scheduler": cluster_without_data.scheduler_address,
-                                **THREE_STACKS})  # fmt: skip
+    profile = override(QUICK, THREE_STACKS)
+    address = cluster_without_data.scheduler_address
     entries, _ = _killing_a_busy_worker(
         cluster_without_data,
-        lambda: q2d.sweep(profile, dataset(profile, mnist), store, data=mnist),
+        lambda: q2d.sweep(profile, dataset(profile, mnist), store, data=mnist, scheduler=address),
         store=store, timeout=600,
     )  # fmt: skip
 
@@ -178,7 +177,7 @@ def test_the_cli_reports_an_unreachable_scheduler_in_one_line(data_dir, tmp_path
 @pytest.mark.parametrize("text", ["local:0", "local:x", "dask", "tcp://host", "127.0.0.1:8786"])
 def test_a_bad_scheduler_value_names_the_valid_forms(text):
     with pytest.raises(ConfigError, match="none, local:N .* tcp://host:port"):
-        override(QUICK, {"scheduler": text})
+        parse_scheduler(text)
 
 
 def test_scheduler_values_parse():
@@ -187,8 +186,9 @@ def test_scheduler_values_parse():
     assert parse_scheduler("tcp://10.0.0.5:8786").address == "tcp://10.0.0.5:8786"
 
 
-def test_where_runs_train_does_not_rename_the_profile():
-    assert override(QUICK, {"scheduler": "local:2"}).name == "quick"
+def test_where_runs_train_is_not_a_profile_setting():
+    with pytest.raises(ConfigError, match="unknown profile key 'scheduler'"):
+        override(QUICK, {"scheduler": "local:2"})
 
 
 def _one_run(profile):
@@ -336,12 +336,11 @@ def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     from labnn.engine.tf_loop import onednn_on
     from labnn.experiments import q3
 
-    here, _ = q3.train_cnn(override(QUICK, {"scheduler": "none"}), mnist, quick_store)
+    here, _ = q3.train_cnn(QUICK, mnist, quick_store, scheduler="none")
     before = os.environ.get("TF_ENABLE_ONEDNN_OPTS")
     store = Store(tmp_path)
     shown = EpochsShown()
-    worker, _ = q3.train_cnn(override(QUICK, {"scheduler": "local:1"}), mnist, store,
-                             progress=shown)  # fmt: skip
+    worker, _ = q3.train_cnn(QUICK, mnist, store, progress=shown, scheduler="local:1")
 
     assert store.computed == 1 and worker.key == here.key
     assert worker.meta["worker"].startswith("tcp://127.0.0.1:")
@@ -378,9 +377,9 @@ def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, qui
     from labnn.dask_runs import call_on_dask
     from labnn.experiments import q4
 
-    profile = override(QUICK, {"scheduler": "none"})
-    here = q4.noise_evaluation(profile, mnist, quick_store)
-    ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store)
+    profile = QUICK
+    here = q4.noise_evaluation(profile, mnist, quick_store, scheduler="none")
+    ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store, scheduler="none")
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     how = resolve(parse_scheduler("local:1"), runs=1, samples=0, onednn=True)
     quiet = ProgressLine(quiet=True)
@@ -403,13 +402,13 @@ def test_only_a_long_noise_evaluation_goes_to_a_onednn_worker(monkeypatch):
     from labnn.profiles import FULL
 
     cnn = build_cnn(seed=0)
-    full = q4.evaluation_site(FULL, cnn, 10_000)  # 660,000 images classified
-    assert q4.evaluation_site(QUICK, cnn, 2_000).kind == "none"
-    assert q4.evaluation_site(override(FULL, {"scheduler": "none"}), cnn, 10_000).kind == "none"
+    full = q4.evaluation_site(FULL, cnn, 10_000, scheduler="auto")  # 660,000 images classified
+    assert q4.evaluation_site(QUICK, cnn, 2_000, scheduler="auto").kind == "none"
+    assert q4.evaluation_site(FULL, cnn, 10_000, scheduler="none").kind == "none"
     if onednn_for_workers():
         assert (full.kind, full.workers, full.env) == ("local", 1, tuple(ONEDNN.items()))
     monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")  # the user's choice: no worker for it
-    assert q4.evaluation_site(FULL, cnn, 10_000).kind == "none"
+    assert q4.evaluation_site(FULL, cnn, 10_000, scheduler="auto").kind == "none"
 
 
 def test_the_longest_runs_go_to_the_workers_first():

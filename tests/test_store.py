@@ -98,8 +98,7 @@ def test_unwritable_store_names_the_folder_and_the_fix(tmp_path):
 
 # In this process, one run after another: what these tests are about (the Dask path has
 # its own tests in test_dask.py).
-TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2,
-            scheduler="none")  # fmt: skip
+TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2)
 CHILD = textwrap.dedent(
     f"""
     import os, signal, sys
@@ -120,7 +119,8 @@ CHILD = textwrap.dedent(
                     os.kill(os.getpid(), signal.SIGKILL)
 
     store = Store(sys.argv[1])
-    q2d.run(override(QUICK, {TINY!r}), load_mnist(), store, progress=Killer(quiet=True))
+    q2d.run(override(QUICK, {TINY!r}), load_mnist(), store, progress=Killer(quiet=True),
+            scheduler="none")
     print("computed", store.computed)
     """
 )
@@ -157,7 +157,7 @@ def test_sweep_killed_half_way_resumes_with_only_the_missing_runs(tmp_path, mnis
     assert stored == per_stack
 
     store = Store(tmp_path)
-    result = q2d.run(tiny_profile(), mnist, store)
+    result = q2d.run(tiny_profile(), mnist, store, scheduler="none")
     total = len(result["runs"])
     assert (store.reused, store.computed) == (per_stack, total - per_stack)
     assert len(list((tmp_path / "entries").iterdir())) == total

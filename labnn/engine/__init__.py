@@ -16,6 +16,7 @@ from labnn.engine.dispatch import (
     environment,
     versions,
 )
+from labnn.engine.tf_loop import convolutional, onednn_for_workers
 
 __all__ = ["FIT", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "TrainingPath",
-           "choose", "environment", "versions"]  # fmt: skip
+           "choose", "convolutional", "environment", "onednn_for_workers", "versions"]  # fmt: skip

@@ -15,7 +15,9 @@ from labnn.store import Store
 CHECK_BATCH = 128  # one training batch of the notebook's protocol
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     split = dataset(profile, data).split
     x, y = split.x_train[:CHECK_BATCH], split.y_train[:CHECK_BATCH]
     # An untrained network: its outputs are near uniform, so the loss should be near ln 10.

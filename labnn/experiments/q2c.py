@@ -9,7 +9,9 @@ from labnn.runs import Run
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     run_ = Run(
         experiment="q2c",
         build=build_notebook_mlp,

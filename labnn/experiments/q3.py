@@ -22,9 +22,11 @@ def cnn_params(profile: Profile, train_size: int) -> dict:
     return {"learning_rate": profile.cnn_learning_rate, "decay_steps": steps}
 
 
-def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
+def train_cnn(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+):
     """The question-3 CNN's stored run (weights kept: question 4 classifies with it),
-    trained where `profile.scheduler` says: by default in a worker of its own with
+    trained where `scheduler` says: by default in a worker of its own with
     TensorFlow's oneDNN kernels (`labnn.scheduler.resolve` says why)."""
     prepared = dataset(profile, data)
 
@@ -40,7 +42,7 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
         label="q3 CNN",
     )
     (entry,) = run_all(store, [run_], prepared, recipe=partial(dataset, profile), mnist=data,
-                       scheduler=profile.scheduler, progress=progress)  # fmt: skip
+                       scheduler=scheduler, progress=progress)  # fmt: skip
     return entry, prepared
 
 
@@ -58,8 +60,10 @@ def test_predictions(model, data: Dataset, path) -> tuple[dict, dict]:
     return {"test_accuracy": accuracy}, arrays
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry, prepared = train_cnn(profile, data, store, progress=progress)
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
+    entry, prepared = train_cnn(profile, data, store, progress=progress, scheduler=scheduler)
     labels = prepared.prepared.labels_test
     matrix = answers.confusion_matrix(labels, entry.arrays["test_predicted"])
     model = build_cnn(**cnn_params(profile, len(prepared.split.x_train)), seed=profile.seed)

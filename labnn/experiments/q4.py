@@ -9,7 +9,6 @@ from labnn import engine
 from labnn.answers import mean_std
 from labnn.data import IMAGE_SIDE, NOISE_VERSION, Mnist, Split, salt_and_pepper
 from labnn.datasets import Dataset, dataset
-from labnn.engine.tf_loop import convolutional, onednn_for_workers
 from labnn.experiments import q3
 from labnn.experiments.common import restore, train_run
 from labnn.models import build_autoencoder, build_cnn
@@ -55,10 +54,10 @@ def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=N
     return entry, clean
 
 
-def models(profile: Profile, data: Mnist, store: Store, *, progress=None):
+def models(profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"):
     """(autoencoder entry, autoencoder, CNN entry, CNN, flat data) for question 4."""
     ae_entry, clean = train_autoencoder(profile, data, store, progress=progress)
-    cnn_entry, _ = q3.train_cnn(profile, data, store, progress=progress)
+    cnn_entry, _ = q3.train_cnn(profile, data, store, progress=progress, scheduler=scheduler)
     return (
         ae_entry,
         restore(ae_entry, build_autoencoder),
@@ -73,11 +72,15 @@ def grid_indices(labels: np.ndarray, count: int = GRID_DIGITS) -> list[int]:
     return [int(np.flatnonzero(labels == digit)[0]) for digit in range(count)]
 
 
-def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=None) -> Entry:
+def noise_evaluation(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> Entry:
     """CNN accuracy and reconstruction error on noisy and on denoised test digits,
     per noise level and noise seed; stored, since it classifies the test set
     2 x levels x seeds times. Computed where `evaluation_site` says."""
-    ae_entry, autoencoder, cnn_entry, cnn, clean = models(profile, data, store, progress=progress)
+    ae_entry, autoencoder, cnn_entry, cnn, clean = models(
+        profile, data, store, progress=progress, scheduler=scheduler
+    )
     spec = {
         "experiment": "q4-noise",
         "autoencoder": ae_entry.key,
@@ -96,7 +99,7 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
     what = "q4 noise evaluation: classifying noisy and denoised test digits"
 
     def compute():
-        where = evaluation_site(profile, cnn, len(test[1]))
+        where = evaluation_site(profile, cnn, len(test[1]), scheduler=scheduler)
         if where.kind == "none":
             if progress is not None:
                 progress.note(what)
@@ -109,15 +112,15 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
     return store.run(spec, compute)
 
 
-def evaluation_site(profile: Profile, cnn, test_size: int) -> Scheduler:
+def evaluation_site(profile: Profile, cnn, test_size: int, *, scheduler: str) -> Scheduler:
     """Where the noise evaluation runs: as `labnn.scheduler.resolve` places a CNN
     training run of as many samples as it classifies images. Under `auto` the full
     profile's (660,000 images) goes to a worker with oneDNN, where the CNN predicts
     about 2x faster (10,000 images in 1.1-1.2 s against 2.3-2.6 s here, measured on
     2 cores); the quick profile's stays here."""
     images = 2 * len(profile.noise_levels) * profile.noise_seeds * test_size
-    onednn = convolutional(cnn) and onednn_for_workers()
-    return resolve(parse_scheduler(profile.scheduler), runs=1, samples=images, onednn=onednn)
+    onednn = engine.convolutional(cnn) and engine.onednn_for_workers()
+    return resolve(parse_scheduler(scheduler), runs=1, samples=images, onednn=onednn)
 
 
 def evaluate_stored(profile: Profile, ae_entry: Entry, cnn_entry: Entry, x, labels):

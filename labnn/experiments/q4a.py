@@ -14,7 +14,9 @@ from labnn.store import Store
 CHECK_BATCH = 64  # one training batch of the assignment's protocol
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     entry, clean = q4.train_autoencoder(profile, data, store, progress=progress)
     autoencoder = restore(entry, build_autoencoder)
     layers = [row for row in describe_layers(autoencoder) if row["kind"] == "Dense"]

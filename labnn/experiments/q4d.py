@@ -18,9 +18,12 @@ GRID_PER_CLASS = 8  # generated digits shown per class
 RIDGE = 1e-3  # added to each covariance's diagonal so that it stays positive definite
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     ae_entry, autoencoder, cnn_entry, cnn, clean = q4.models(profile, data, store,
-                                                             progress=progress)  # fmt: skip
+                                                             progress=progress,
+                                                             scheduler=scheduler)  # fmt: skip
     encoder, decoder = halves(autoencoder)
     codes = q4.denoise(encoder, clean.split.x_train)  # (n, 96), ReLU outputs, so >= 0
     labels = clean.prepared.labels_train[: len(codes)]
