@@ -34,8 +34,13 @@ SPEED_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16
 
 def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
     """Which of SPEED_FEATURES this CPU has, from `cpuinfo` (empty where there is none)."""
-    flags = set(_cpuinfo("flags", cpuinfo).split())
+    flags = cpu_flags(cpuinfo)
     return [name for name in SPEED_FEATURES if name in flags]
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """Every feature flag of the first CPU in `cpuinfo` (empty where there is none)."""
+    return set(_cpuinfo("flags", cpuinfo).split())
 
 
 def _cpuinfo(field: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:

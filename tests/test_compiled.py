@@ -294,12 +294,3 @@ def test_predict_off_the_fast_path_is_kerass_own(split, monkeypatch):
 )  # fmt: skip
 def test_batch_norm_the_fused_kernel_cannot_do_is_left_to_keras(options):
     assert not fusable(_batch_norm(**options))
-
-
-def test_workers_get_onednn_only_when_no_one_chose(monkeypatch):
-    from labnn.engine.tf_loop import onednn_for_workers, onednn_on
-
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert not onednn_for_workers()  # a choice the workers inherit
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
-    assert onednn_for_workers() is (onednn_on() is False)

@@ -333,7 +333,7 @@ ONEDNN_POSSIBLE = pytest.mark.skipif(
 def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     mnist, quick_store, tmp_path
 ):
-    from labnn.engine.tf_loop import onednn_on
+    from labnn.engine.tf_backend import onednn_on
     from labnn.experiments import q3
 
     here, _ = q3.train_cnn(QUICK, mnist, quick_store, scheduler="none")
@@ -396,7 +396,7 @@ def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, qui
 
 
 def test_only_a_long_noise_evaluation_goes_to_a_onednn_worker(monkeypatch):
-    from labnn.engine.tf_loop import onednn_for_workers
+    from labnn.engine.tf_backend import onednn_for_workers
     from labnn.experiments import q4
     from labnn.models import build_cnn
     from labnn.profiles import FULL

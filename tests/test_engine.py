@@ -117,3 +117,32 @@ def test_a_models_compiled_functions_go_with_it(small):
     del model
     gc.collect()
     assert len(tf_loop._COMPILED) == held - 1
+
+
+@tensorflow_only
+def test_onednn_is_read_as_tensorflow_reads_it():
+    """Our public rule against TensorFlow's private answer (only a test may ask it)."""
+    from tensorflow.python.util import _pywrap_util_port
+
+    from labnn.engine.tf_backend import onednn_on
+
+    assert onednn_on() is bool(_pywrap_util_port.IsMklEnabled())
+
+
+def test_onednn_is_on_by_default_only_on_x86_linux_cpus_with_its_features():
+    from labnn.engine.tf_backend import onednn_by_default
+
+    linux = {"system": "linux", "machine": "x86_64"}
+    assert onednn_by_default({"avx2", "avx512_vnni"}, **linux)
+    assert onednn_by_default({"amx_tile"}, **linux)
+    assert not onednn_by_default({"avx2", "fma", "avx512f"}, **linux)  # e.g. Zen 3
+    assert not onednn_by_default({"avx512_vnni"}, system="darwin", machine="x86_64")
+    assert not onednn_by_default({"avx512_vnni"}, system="linux", machine="aarch64")
+
+
+@tensorflow_only
+def test_a_onednn_setting_someone_chose_is_what_workers_get(monkeypatch):
+    from labnn.engine.tf_backend import onednn_for_workers
+
+    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
+    assert not onednn_for_workers()  # the workers inherit the choice: no worker for it

@@ -16,7 +16,8 @@ from labnn.engine.dispatch import (
     environment,
     versions,
 )
-from labnn.engine.tf_loop import convolutional, onednn_for_workers
+from labnn.engine.tf_backend import onednn_for_workers
+from labnn.engine.tf_loop import convolutional
 
 __all__ = ["FIT", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "TrainingPath",
            "choose", "convolutional", "environment", "onednn_for_workers", "versions"]  # fmt: skip

@@ -38,8 +38,9 @@ import keras
 import numpy as np
 
 from labnn import training
-from labnn.engine.tf_loop import onednn_on, train_compiled
+from labnn.engine.tf_backend import onednn_on
 from labnn.engine.tf_loop import predict as predict_compiled
+from labnn.engine.tf_loop import train_compiled
 from labnn.engine.tf_stacked import train_stack
 from labnn.models import (
     build_autoencoder,

@@ -17,7 +17,6 @@ In a graph, batch normalization of images runs as TensorFlow's fused kernel
 
 from __future__ import annotations
 
-import os
 import time
 import weakref
 
@@ -78,7 +77,8 @@ def resident(array: np.ndarray):
 
 
 def convolutional(model: keras.Model) -> bool:
-    """Whether `model` has convolutions (they train faster with oneDNN, `onednn_on`)."""
+    """Whether `model` has convolutions (they train faster with oneDNN,
+    `labnn.engine.tf_backend.onednn_on`)."""
     return any(isinstance(layer, keras.layers.Conv2D) for layer in _layers(model))
 
 
@@ -104,6 +104,8 @@ def fused_batch_norm(layer, images):
     and reductions (the CNN's loop measured 1.45x faster on Zen 4 with oneDNN)."""
     import tensorflow as tf
 
+    # tf.nn has no fused batch norm in TensorFlow 2 (2.21 checked): compat.v1's is the
+    # public way to the kernel (FusedBatchNormV3, with its registered gradient).
     normalized, mean, variance = tf.compat.v1.nn.fused_batch_norm(
         images, layer.gamma, layer.beta, epsilon=layer.epsilon, is_training=True
     )
@@ -162,23 +164,6 @@ def _predict_function(model: keras.Model, xla: bool):
     held = weakref.ref(model)  # the cache's value must not keep its key alive
     return tf.function(lambda rows: forward(held(), rows, training=False, xla=xla),
                        jit_compile=xla)  # fmt: skip
-
-
-def onednn_on() -> bool | None:
-    """Whether TensorFlow runs its oneDNN kernels in this process (TF_ENABLE_ONEDNN_OPTS,
-    read as it loads; on by default only on some Intel CPUs); None on other backends."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    from tensorflow.python.util import _pywrap_util_port  # no public API says it
-
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def onednn_for_workers() -> bool:
-    """Whether workers should load TensorFlow with oneDNN for convolutional networks:
-    this process runs TensorFlow without it, and no one set TF_ENABLE_ONEDNN_OPTS
-    (a value set is a choice the workers inherit)."""
-    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") is None and onednn_on() is False
 
 
 def train_compiled(
