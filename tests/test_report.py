@@ -9,8 +9,8 @@ from pypdf import PdfReader
 from report.cli import main
 from report.render import write_pdf
 
-SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "Question 3", "4a.", "4b.", "4c.",
-                  "4d.", "Appendix"]  # fmt: skip
+SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "2e.", "Question 3", "4a.", "4b.",
+                  "4c.", "4d.", "Appendix"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
