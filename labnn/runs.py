@@ -1,8 +1,8 @@
 """A training run as plain data: its store spec, and computing its results.
 
-The spec and the training both take the run's path from `labnn.engine.choose`, so
-the store key names the path that trained the run. The same `compute` runs in this
-process or on a Dask worker (`labnn.dask_runs`): `compute_all`.
+The spec and the training both take the run's path from `Run.path` (that is,
+`labnn.engine.choose`), so the store key names the path that trained the run. The
+same `compute_all` runs in this process or on a Dask worker (`labnn.dask_runs`).
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ def test_a_resumed_run_carries_the_stored_history_and_names_it(tmp_path, data):
     assert resumed.spec["training"]["resume"] == {"key": first.key, "epochs": 1}
     assert resumed.results["resumed"] == {"key": first.key, "epochs": 1}
     assert resumed.meta["keras"] == keras.__version__  # what trained it, recorded
+    assert resumed.meta["threads"] is None or resumed.meta["threads"] >= 1
     assert len(resumed.results["epoch_seconds"]) == 2  # the epochs this run trained
     # another stored run to start from is another run
     assert resumed.key != train_run(store, hinton(3), data).key

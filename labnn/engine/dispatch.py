@@ -38,7 +38,7 @@ import keras
 import numpy as np
 
 from labnn import training
-from labnn.engine.tf_backend import onednn_on
+from labnn.engine.tf_backend import intra_op_threads, onednn_on
 from labnn.engine.tf_loop import predict as predict_compiled
 from labnn.engine.tf_loop import train_compiled
 from labnn.engine.tf_stacked import train_stack
@@ -162,4 +162,5 @@ def environment() -> dict:
         "backend": backend,
         "backend_version": getattr(sys.modules.get(backend), "__version__", "unknown"),
         "onednn": onednn_on(),
+        "threads": intra_op_threads(),
     }

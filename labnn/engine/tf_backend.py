@@ -46,3 +46,16 @@ def onednn_for_workers() -> bool:
     this process runs TensorFlow without it, and no one set TF_ENABLE_ONEDNN_OPTS
     (a value set is a choice the workers inherit)."""
     return os.environ.get(ONEDNN_VARIABLE) is None and onednn_on() is False
+
+
+def intra_op_threads() -> int | None:
+    """The threads TensorFlow splits an op across in this process (a Dask worker sets
+    them to its own count); None on other backends. Recorded with each run: on the
+    compiled loops, float sums in another order change the last bits of a history
+    (measured in issue 26: 1e-7 relative between 2 threads and a 1-thread worker)."""
+    if keras.backend.backend() != "tensorflow":
+        return None
+    import tensorflow as tf
+
+    default = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return tf.config.threading.get_intra_op_parallelism_threads() or default
