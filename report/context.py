@@ -148,7 +148,8 @@ def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
                 rows.append({"section": name, **run})
         if "key" in result and isinstance(result["key"], str):
             rows.append({"section": name, "key": result["key"], "experiment": "evaluation",
-                         "seed": None, "wall_time_s": None, "created": None})  # fmt: skip
+                         "trainer": None, "seed": None, "wall_time_s": None,
+                         "created": None})  # fmt: skip
     return rows
 
 

@@ -29,10 +29,12 @@ def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:
 
 
 def provenance(entry: Entry) -> dict:
-    """Where a number came from: the run's key, seed and wall time."""
+    """Where a number came from: the run's key, the path that trained it, its seed and
+    wall time."""
     return {
         "key": entry.key,
         "experiment": entry.spec["experiment"],
+        "trainer": entry.spec["trainer"]["path"],
         "seed": entry.spec["training"]["seed"],
         "wall_time_s": entry.results["wall_time_s"],
         "created": entry.meta.get("created"),
