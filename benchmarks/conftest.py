@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from labnn.data import Split, holdout, load_mnist, preprocess, subset
-from labnn.store import cpu_name
+from labnn.machine import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 PEAK_SIZE = 2048  # square float32 matmul used to measure this machine's peak

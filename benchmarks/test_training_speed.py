@@ -20,7 +20,8 @@ import pytest
 from benchmarks import onednn_worker
 from benchmarks.conftest import backend_version, matmul_peak, samples, split
 from benchmarks.products import ProductsEpoch
-from labnn.compiled import enabled, onednn_on, train_compiled, uses_xla
+from labnn import engine
+from labnn.machine import cpu_features
 from labnn.models import (
     build_autoencoder,
     build_cnn,
@@ -29,9 +30,6 @@ from labnn.models import (
     training_flops,
 )
 from labnn.profiles import PROFILES
-from labnn.stacked import train_stack
-from labnn.store import cpu_features
-from labnn.training import train
 
 # model -> (builder, batch size, slice size for a round of about a second on 2 cores,
 #           L2 factors of the runs trained together, or None for one run)
@@ -49,27 +47,20 @@ MODELS = {
 ROUNDS, WARMUP = 10, 1
 
 
-def labnn_path(models, data, batch_size, stacked):
-    """One epoch the way the report trains these models: on TensorFlow the plain-SGD
-    MLPs stacked (`labnn.stacked`), the others in a compiled loop (`labnn.compiled`);
-    on the other backends `labnn.training.train`."""
-    if stacked:
-        results = train_stack(models, data, epochs=1, batch_size=batch_size, seed=0)
-        return results[0].history["loss"][-1]
-    trainer = train_compiled if enabled() else train
+def labnn_path(models, data, batch_size, path: engine.TrainingPath):
+    """One epoch the way the report trains these models: on `path`
+    (`labnn.engine.choose`), stacked where it stacks, else one after another."""
+    how = {"epochs": 1, "batch_size": batch_size, "seed": 0}
+    if path.stacks:
+        return path.train(models, data, **how)[0].history["loss"][-1]
     for model in models:  # the sweep's runs one after another, as the report trains them
-        result = trainer(model, data, epochs=1, batch_size=batch_size, seed=0)
+        (result,) = path.train([model], data, **how)
     return result.history["loss"][-1]
 
 
-def path_name(model, stacked: bool, worker: bool) -> str:
-    if stacked:
-        return "stacked (XLA)"
-    if worker:
-        return "compiled loop (graph), oneDNN worker"
-    if enabled():
-        return f"compiled loop ({'XLA' if uses_xla(model) else 'graph'})"
-    return "train (fit)"
+def path_name(path: engine.TrainingPath, worker: bool) -> str:
+    """The path's name, as the store and the report say it."""
+    return path.name + (", oneDNN worker" if worker else "")
 
 
 def fit_path(model, data, batch_size):
@@ -88,9 +79,9 @@ def test_training_throughput(benchmark, mnist, device, name):
     data = split(mnist, n, flatten=name == "autoencoder", autoencoder=name == "autoencoder")
     models = [build(l2=f, seed=0) for f in factors] if factors else [build(seed=0)]
     baseline = build(seed=0)
-    stacked = enabled() and build in (build_hinton_mlp, build_notebook_mlp)
+    path = engine.choose(build)
     fit_seconds, fit_losses, products_seconds = [], [], []
-    products = ProductsEpoch(models, data, batch_size) if stacked else None
+    products = ProductsEpoch(models, data, batch_size) if path.stacks else None
 
     def other_rounds():  # before each of labnn's rounds
         start = time.perf_counter()
@@ -102,9 +93,9 @@ def test_training_throughput(benchmark, mnist, device, name):
             products_seconds.append(time.perf_counter() - start)
 
     benchmark.group = f"{name} {device['kind']}"
-    labnn_round, args = labnn_path, (models, data, batch_size, stacked)
+    labnn_round, args = labnn_path, (models, data, batch_size, path)
     with ExitStack() as stack:
-        worker = onednn_worker.wanted(baseline, device["kind"])
+        worker = onednn_worker.wanted(build, device["kind"])
         if worker:  # as the report trains it (the worker starts before any round)
             client = stack.enter_context(onednn_worker.onednn_worker())
             labnn_round, args = _on(client), (build, n, batch_size)
@@ -115,11 +106,11 @@ def test_training_throughput(benchmark, mnist, device, name):
     flops = training_flops(baseline)
     info = {
         "model": name, "samples": n, "runs": len(models), "batch_size": batch_size,
-        "rounds": ROUNDS, "path": path_name(baseline, stacked, worker),
+        "rounds": ROUNDS, "path": path_name(path, worker),
         "dtype": keras.config.floatx(), "flops_per_sample": flops,
         "backend": keras.backend.backend(), "backend_version": backend_version(),
         "device": device["name"], "device_kind": device["kind"],
-        "cpu_features": cpu_features(), "onednn": onednn_on(),
+        "cpu_features": cpu_features(), "onednn": engine.environment()["onednn"],
     }  # fmt: skip
     if benchmark.stats:  # absent under --benchmark-disable
         peak = matmul_peak(device["kind"])

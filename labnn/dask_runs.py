@@ -21,11 +21,13 @@ from functools import partial
 import dask
 from distributed import Client, LocalCluster, WorkerPlugin, as_completed, get_worker
 
+from labnn import engine
 from labnn.data import Mnist, load_mnist, verify_mnist
 from labnn.errors import DataError, SchedulerError
+from labnn.machine import machine
 from labnn.runs import Run, compute_all, stack_label
 from labnn.scheduler import Scheduler
-from labnn.store import Entry, environment
+from labnn.store import Entry
 from labnn.training import ProgressLine
 from labnn.worker_setup import WorkerSetup
 
@@ -48,7 +50,7 @@ def run_on_dask(
     progress: ProgressLine,
     record: Callable[[int, int, dict, dict, dict], Entry],
 ) -> list[list[Entry]]:
-    """Train each unit of runs (runs trained together, `labnn.stacked.groups`) as one
+    """Train each unit of runs (runs trained together, `labnn.runs.groups`) as one
     task on the cluster `how` names; `record(u, r, results, arrays, meta)` stores run r
     of unit u as soon as its unit arrives, so an interruption loses only unfinished runs."""
     with connect(how) as client:
@@ -99,8 +101,7 @@ def _call_remotely(function: Callable, *args):
         started = time.perf_counter()
         results, arrays = function(*args)
         seconds = time.perf_counter() - started
-        return results, arrays, {**environment(), "worker": get_worker().address,
-                                 "seconds": seconds}  # fmt: skip
+        return results, arrays, {**_environment(), "seconds": seconds}
 
 
 def longest_first(units: list[list[Run]]) -> list[int]:
@@ -253,8 +254,13 @@ def train_remotely(
         started = time.time()
         report = None if topic is None else partial(_send_epoch, get_worker(), topic)
         computed = compute_all(runs, data, progress=report)
-        meta = {**environment(), "worker": get_worker().address, "started": started}
+        meta = {**_environment(), "started": started}
         return computed, meta
+
+
+def _environment() -> dict:
+    """What the store records of this worker with each run it computed."""
+    return {**machine(), **engine.environment(), "worker": get_worker().address}
 
 
 def _progress_topic(client: Client) -> str:

@@ -360,7 +360,7 @@ ALIGNMENT = 64
 def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
     """An uninitialised array whose data starts on an ALIGNMENT boundary (numpy's
     start on 16 bytes), so the training loops can read it without a copy
-    (`labnn.compiled.resident`); row slices of 784 floats stay aligned."""
+    (`labnn.engine.tf_loop.resident`); row slices of 784 floats stay aligned."""
     size = int(np.prod(shape)) * np.dtype(dtype).itemsize
     buffer = np.empty(size + ALIGNMENT, np.uint8)
     start = -buffer.ctypes.data % ALIGNMENT
@@ -378,6 +378,11 @@ def one_hot(labels: np.ndarray) -> np.ndarray:
     """Digit labels -> (n, 10) float32 rows with a single 1: the target
     distribution that categorical cross-entropy compares the softmax with."""
     return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+# The data recipe: `subset`, `preprocess` and `holdout`. Every run's store key holds
+# it; bump it when an edit changes the arrays they produce (tests/test_golden.py).
+RECIPE_VERSION = 1
 
 
 def preprocess(mnist: Mnist, *, flatten: bool = False) -> Prepared:
@@ -430,6 +435,12 @@ def preprocessing_facts(mnist: Mnist) -> dict:
         "class_counts_test": np.bincount(mnist.y_test, minlength=NUM_CLASSES).tolist(),
         "zero_pixel_share": float((mnist.x_train == 0).mean()),
     }
+
+
+# `salt_and_pepper`'s version, in the key of every run or result that draws noise
+# (the autoencoder's noisy inputs, question 4's noise evaluation); bump it when an
+# edit changes the noise drawn for a seed (tests/test_golden.py).
+NOISE_VERSION = 1
 
 
 def salt_and_pepper(x: np.ndarray, level: float, rng: np.random.Generator) -> np.ndarray:

@@ -8,18 +8,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
-from labnn.compiled import convolutional, onednn_for_workers
-from labnn.runs import Run, compute, compute_all, stack_label
+from labnn import engine
+from labnn.data import Mnist
+from labnn.datasets import Dataset
+from labnn.runs import Run, compute_all, groups, stack_label
 from labnn.scheduler import parse_scheduler, resolve
-from labnn.stacked import groups
 from labnn.store import Entry, MissingRun, Store
 from labnn.training import ProgressLine
-
-if TYPE_CHECKING:
-    from labnn.data import Mnist
-    from labnn.experiments.common import Dataset
 
 
 def run_all(
@@ -33,7 +29,7 @@ def run_all(
     progress: ProgressLine | None = None,
 ) -> list[Entry]:
     """The stored entry of every run in `runs` (all on `data`), training the missing ones,
-    stacked where `labnn.stacked` can.
+    stacked where their path stacks (`labnn.runs.groups`).
 
     `recipe(mnist)` rebuilds `data` on a Dask worker (it must pickle, e.g. a
     functools.partial of a module-level function); it is not used in-process.
@@ -98,19 +94,29 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLin
                 computed = compute_all(together, data, progress=progress,
                                        label=stack_label(together) + eta.text())  # fmt: skip
                 for i, (results, arrays) in zip(ours, computed, strict=True):
-                    entries[i] = store.record(specs[i], results, arrays)
+                    entries[i] = store.record(specs[i], results, arrays, engine.environment())
                 eta.done(len(ours), time.perf_counter() - started)
         for i in unit:  # another build trained these: read what it stored
             if entries[i] is None:
-                entries[i] = store.run(specs[i], partial(compute, runs[i], data, progress=progress),
+                entries[i] = store.run(specs[i], partial(_compute, runs[i], data, progress),
                                        on_hit=partial(_note_stored, progress, runs[i]))  # fmt: skip
     return entries
 
 
+def _compute(run: Run, data: Dataset, progress: ProgressLine) -> tuple[dict, dict, dict]:
+    """`run`'s (results, arrays), trained here, and the backend's metadata."""
+    (computed,) = compute_all([run], data, progress=progress)
+    return (*computed, engine.environment())
+
+
 def _wants_onednn(runs: list[Run]) -> bool:
     """Whether `runs` are all convolutional networks that workers should train with
-    oneDNN (`labnn.compiled.onednn_for_workers`; `labnn.scheduler.resolve` says why)."""
-    return bool(runs) and onednn_for_workers() and all(convolutional(r.model()) for r in runs)
+    oneDNN (`labnn.engine.onednn_for_workers`; `labnn.scheduler.resolve` says why)."""
+    return (
+        bool(runs)
+        and engine.onednn_for_workers()
+        and all(engine.convolutional(r.model()) for r in runs)
+    )
 
 
 def _units(runs: list[Run], indices: list[int]) -> list[list[int]]:

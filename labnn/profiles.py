@@ -12,7 +12,6 @@ import math
 from dataclasses import dataclass, replace
 
 from labnn.errors import ConfigError
-from labnn.scheduler import parse_scheduler
 
 
 def log_spaced(low: float, high: float, count: int) -> tuple[float, ...]:
@@ -74,10 +73,6 @@ def _check(profile: Profile):
         value, limit = getattr(profile, key), 60000 if key == "n_train" else 10000
         if value is not None and not 1 <= value <= limit:
             problems.append(f"{key} must be between 1 and {limit} (or none), got {value}")
-    try:
-        parse_scheduler(profile.scheduler)
-    except ConfigError as error:
-        problems.append(str(error))
     if problems:
         raise ConfigError("invalid profile: " + "; ".join(problems))
 
@@ -153,10 +148,6 @@ class Profile:
     # Denoising counts as working while it adds more than this to the CNN's accuracy.
     denoising_margin: float = 0.01
     generated_per_class: int = 100
-    # Where independent runs (the sweeps of 2d and 2e) train: auto (a local Dask cluster
-    # when Dask is installed and it pays, else in-process), none, local:N or
-    # tcp://host:port. Not part of any store key: runs give the same numbers anywhere.
-    scheduler: str = "auto"
 
     def __post_init__(self):
         _check(self)
@@ -217,9 +208,7 @@ def override(profile: Profile, changes: dict, *, origin: str = "--set") -> Profi
                 f"{origin}: unknown profile key {key!r}; valid keys: {', '.join(sorted(fields))}"
             )
         converted[key] = _convert(key, value, getattr(profile, key), origin)
-    # Where runs train changes no result, so it does not rename the profile.
-    changed = converted.keys() - {"scheduler"}
-    name = profile.name if not changed else f"{profile.name}+overrides"
+    name = profile.name if not converted else f"{profile.name}+overrides"
     try:
         return replace(profile, name=name, **converted)
     except ConfigError as error:

@@ -1,25 +1,22 @@
 """A training run as plain data: its store spec, and computing its results.
 
-The same `compute` runs in this process or on a Dask worker (`labnn.dask_runs`),
-so a run's numbers do not depend on where it ran.
+The spec and the training both take the run's path from `Run.path` (that is,
+`labnn.engine.choose`), so the store key names the path that trained the run. The
+same `compute_all` runs in this process or on a Dask worker (`labnn.dask_runs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from labnn.compiled import enabled, train_compiled
-from labnn.stacked import stackable, train_stack
-from labnn.store import Entry, code_version
-from labnn.training import ProgressFn, TrainResult, train
-
-if TYPE_CHECKING:
-    from labnn.experiments.common import Dataset
+from labnn import engine
+from labnn.datasets import Dataset
+from labnn.store import Entry
+from labnn.training import ProgressFn, TrainResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,6 +38,21 @@ class Resume:
 
 
 @dataclass(frozen=True)
+class After:
+    """A computation stored with a run, on its trained model (e.g. the CNN's test
+    predictions): `compute(model, data, path)` -> (JSON-able results, arrays), where
+    `path` is the run's `labnn.engine.TrainingPath` (to predict with)."""
+
+    compute: Callable[[keras.Model, Dataset, engine.TrainingPath], tuple[dict, dict]]
+    version: int  # in the run's store key: bump it when its numbers change
+
+    @property
+    def key(self) -> dict:
+        """What a store key holds of it."""
+        return {"name": self.compute.__name__, "version": self.version}
+
+
+@dataclass(frozen=True)
 class Run:
     """One training run: which model, how trained, and what to keep of it."""
 
@@ -51,8 +63,7 @@ class Run:
     batch_size: int
     seed: int
     keep_weights: bool = False  # store the weights for later questions
-    # (model, data) -> (results, arrays) computed from the trained model, e.g. test predictions
-    after: Callable[[keras.Model, Dataset], tuple[dict, dict]] | None = None
+    after: After | None = None  # computed from the trained model and stored with the run
     label: str = ""
     resume: Resume | None = None  # train on from this stored run, up to `epochs`
 
@@ -75,51 +86,59 @@ class Run:
             model.set_weights(self.resume.weights)
         return model
 
+    def path(self) -> engine.TrainingPath:
+        """The path that trains this run, on the backend in use."""
+        return engine.choose(self.build, self.params)
+
     def spec(self, data: Dataset) -> dict:
-        """What identifies this run in the store (the fast paths' runs see another
-        batch order than `fit`'s, so they are other runs)."""
+        """What identifies this run in the store: what it trains, on which data, and
+        what computes its numbers (the path and its version, Keras and the backend,
+        and what is computed with it), each by name and version."""
         training = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
         if self.resume:
             training["resume"] = {"key": self.resume.key, "epochs": self.resume.epochs}
-        trainer = train
-        if stackable(self):
-            training["trainer"], trainer = "stacked", train_stack
-        elif enabled():
-            training["trainer"], trainer = "compiled", train_compiled
-        return {
+        spec = {
             "experiment": self.experiment,
             "model": {"builder": self.build.__name__, **self.params},
             "training": training,
             "data": data.spec,
-            # `after` too: its results (the CNN's test predictions) are stored with the run
-            "code": code_version(trainer, self.build, *filter(None, [self.after])),
+            "trainer": self.path().key,
+            "backend": engine.versions(),
         }
-
-
-def compute(run: Run, data: Dataset, *, progress: ProgressFn | None = None) -> tuple[dict, dict]:
-    """Build and train `run`'s model on `data`: (JSON-able results, numpy arrays)."""
-    return compute_all([run], data, progress=progress)[0]
+        if self.after is not None:
+            spec["after"] = self.after.key
+        return spec
 
 
 def compute_all(
     runs: list[Run], data: Dataset, *, progress: ProgressFn | None = None, label: str = ""
 ) -> list[tuple[dict, dict]]:
-    """Train `runs`, one group of `labnn.stacked.groups`: stacked on the fast path
-    when they can be, else the one run alone, in a compiled epoch loop on TensorFlow
-    and through `fit` on the other backends."""
+    """Train `runs`, one group of `groups`, on their path (stacked where it stacks)."""
     models = [run.model() for run in runs]
     first = runs[0]
+    path = first.path()
     how = {"epochs": first.epochs, "initial_epoch": first.initial_epoch,
            "batch_size": first.batch_size, "seed": first.seed, "progress": progress,
            "label": label or stack_label(runs)}  # fmt: skip
-    if stackable(first):
-        trained = train_stack(models, data.split, **how)
-    elif len(runs) == 1:
-        trainer = train_compiled if enabled() else train
-        trained = [trainer(models[0], data.split, **how)]
-    else:
-        raise ValueError(f"{first.label}: only the fast path trains several runs at once")
-    return [_results(*each, data) for each in zip(runs, models, trained, strict=True)]
+    trained = path.train(models, data.split, **how)
+    return [_results(*each, data, path) for each in zip(runs, models, trained, strict=True)]
+
+
+def groups(runs: list[Run]) -> list[list[int]]:
+    """Indices of `runs` that train together, in order: runs on a path that stacks,
+    equal in all but their L2 factor, share a group; every other run is a group of
+    its own."""
+    found: dict = {}
+    for i, run in enumerate(runs):
+        key = _stack_key(run) if run.path().stacks else ("alone", i)
+        found.setdefault(key, []).append(i)
+    return list(found.values())
+
+
+def _stack_key(run: Run) -> tuple:
+    params = {k: v for k, v in run.params.items() if k != "l2"}
+    return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.initial_epoch,
+            run.batch_size, run.seed)  # fmt: skip
 
 
 def stack_label(runs: list[Run]) -> str:
@@ -150,7 +169,7 @@ def _stateless(optimizer) -> bool:
     )
 
 
-def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset):
+def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset, path):
     history = result.history
     if run.resume:  # the whole run's history; its times are this part's
         history = {name: [*run.resume.history[name], *values] for name, values in history.items()}
@@ -160,6 +179,7 @@ def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset):
         "wall_time_s": result.wall_time_s,
         "samples_per_second": result.samples_per_second,
         "params": int(model.count_params()),
+        "trainer": path.name,
         **result.extra,
     }
     if run.resume:
@@ -168,7 +188,7 @@ def _results(run: Run, model: keras.Model, result: TrainResult, data: Dataset):
     if run.keep_weights:
         arrays.update({f"weight_{i:03d}": w for i, w in enumerate(model.get_weights())})
     if run.after is not None:
-        more_results, more_arrays = run.after(model, data)
+        more_results, more_arrays = run.after.compute(model, data, path)
         results.update(more_results)
         arrays.update(more_arrays)
     return results, arrays

@@ -2,9 +2,11 @@
 
 One entry per run, in `<root>/entries/<key>/`: `entry.json` (the spec that
 keyed it, JSON results, metadata) and `arrays.npz` (numpy arrays; never
-pickle). The key hashes the spec (experiment, model and training
-parameters, seed, data fingerprint, and the version of the code that
-trains it; see `code_version`), so a change to any of them makes a new entry.
+pickle). The key hashes the spec, which its caller makes (`labnn.runs.Run.spec`:
+experiment, model and training parameters, seed, data fingerprint and recipe
+version, the training path's name and version, Keras's and the backend's
+versions), so a change to any of them makes a new entry. The store knows no
+Keras: what an entry's metadata records of the backend comes from the caller.
 
 An entry is written in a temporary folder, flushed to disk, then renamed
 into place: readers see a whole entry or none. A per-key file lock makes a
@@ -21,13 +23,10 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import inspect
 import json
 import logging
 import os
-import platform
 import shutil
-import sys
 import tempfile
 import time
 import zipfile
@@ -38,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from labnn.errors import StoreError
+from labnn.machine import machine
 
 
 class MissingRun(StoreError):
@@ -53,65 +53,6 @@ log = logging.getLogger(__name__)
 STORE_FORMAT = 1
 
 
-def code_version(*functions) -> str:
-    """Hash of the code a run executes: the given functions (the training loop, a
-    builder) with every function or class of their package (`labnn`) that they use,
-    in any of its modules. Editing one builder thus leaves the other models' entries
-    valid, while an edit to a helper in another module (the batch order, the
-    compiled forward pass) re-keys every run that calls it."""
-    digest = hashlib.sha256()
-    for source in sorted(_sources(functions)):
-        digest.update(source.encode())
-    return digest.hexdigest()[:12]
-
-
-def _sources(functions) -> set[str]:
-    seen, todo, sources = set(), list(functions), set()
-    while todo:
-        function = todo.pop()
-        if function in seen:
-            continue
-        seen.add(function)
-        sources.add(inspect.getsource(function))
-        names = set().union(*map(_names, _codes(function)))
-        todo += _used(function, names)
-    return sources
-
-
-def _used(function, names: set[str]) -> list:
-    """The functions and classes of `function`'s package that `names` resolve to in
-    its module: imported ones too, and `module.name` for a module of the package."""
-    package = _package(function.__module__)
-    found = [getattr(sys.modules[function.__module__], name, None) for name in names]
-    modules = [m for m in found if inspect.ismodule(m) and _package(m.__name__) == package]
-    found += [getattr(m, name, None) for m in modules for name in names]
-    return [used for used in found
-            if (inspect.isfunction(used) or inspect.isclass(used))
-            and _package(used.__module__) == package]  # fmt: skip
-
-
-def _package(module_name: str) -> str:
-    return module_name.split(".")[0]
-
-
-def _codes(function) -> list:
-    """The code a function runs, or a class's methods run (the epoch loops' classes
-    call the compiled steps, which must be in the hash too)."""
-    if not inspect.isclass(function):
-        return [function.__code__] if hasattr(function, "__code__") else []
-    members = [getattr(m, "__func__", m) for m in vars(function).values()]  # classmethods
-    members += [m.fget for m in vars(function).values() if isinstance(m, property)]
-    return [m.__code__ for m in members if inspect.isfunction(m)]
-
-
-def _names(code) -> set[str]:
-    names = set(code.co_names)
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            names |= _names(const)
-    return names
-
-
 @dataclass(frozen=True, eq=False)
 class Entry:
     """One stored run."""
@@ -119,7 +60,7 @@ class Entry:
     key: str
     spec: dict
     results: dict  # JSON-able scalars and histories
-    meta: dict  # versions, backend, host, when, wall time
+    meta: dict  # machine, versions, backend, when
     arrays: dict[str, np.ndarray]
 
 
@@ -143,7 +84,7 @@ class Store:
         self._warned: set[str] = set()  # damaged entries already reported
 
     def key(self, spec: dict) -> str:
-        """The content key of `spec` under the current code version."""
+        """The content key of `spec`: a hash of it and nothing else."""
         canonical = json.dumps(spec, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:24]
 
@@ -152,14 +93,15 @@ class Store:
         return self._read(self.key(spec))
 
     def put(self, spec: dict, results: dict, arrays: dict | None = None, meta=None) -> Entry:
-        """Write an entry atomically and return it as stored."""
+        """Write an entry atomically and return it as stored; its metadata is this
+        machine's (`labnn.machine.machine`) and `meta` (the backend's, a worker's)."""
         key = self.key(spec)
         document = {
             "format": STORE_FORMAT,
             "key": key,
             "spec": spec,
             "results": results,
-            "meta": {**environment(), **(meta or {})},
+            "meta": {**machine(), "created": _now(), **(meta or {})},
         }
         self._write(key, document, arrays or {})
         entry = self._read(key)
@@ -219,7 +161,7 @@ class Store:
 
     def explain(self, spec: dict) -> str:
         """Why `spec` is not stored: missing, or which part changed since a stored
-        run of the same experiment (profile, data or code version)."""
+        run of the same experiment (profile, data, training path or versions)."""
         if self.get(spec) is not None:
             return "stored"
         same = [e.spec for e in self.entries() if e.spec.get("experiment") == spec["experiment"]]
@@ -227,8 +169,8 @@ class Store:
             return "missing (never run)"
         for old in same:
             changed = {part for part in spec if old.get(part) != spec[part]}
-            if changed == {"code"}:
-                return "code version changed"
+            if len(changed) == 1 and (reason := _VERSIONED.get(next(iter(changed)))):
+                return reason
             if changed == {"data"}:
                 fingerprint = old["data"].get("fingerprint") != spec["data"].get("fingerprint")
                 return "data changed" if fingerprint else "profile changed (data slice)"
@@ -399,6 +341,15 @@ class Store:
         return _FileLock(self.root / "locks" / f"{key}.lock", mode=self._file_mode())
 
 
+# A spec's parts that say what computed it, and the reason a change of one gives.
+_VERSIONED = {
+    "trainer": "training path or its version changed",
+    "backend": "Keras or backend version changed",
+    "after": "version of what is computed with the run changed",
+    "version": "version of the computation changed",
+}
+
+
 class _FileLock:
     """An flock on `path`, created with `mode`. flock needs no write permission, so a
     lock file another user of a shared store made is opened read-only."""
@@ -450,54 +401,8 @@ class _FileLock:
         return fd
 
 
-def environment() -> dict:
-    """Versions and machine, recorded in every entry and shown in the report's appendix."""
-    import keras
-
-    from labnn.compiled import onednn_on
-
-    backend = keras.backend.backend()
-    backend_module = sys.modules.get(backend)
-    return {
-        "python": platform.python_version(),
-        "keras": keras.__version__,
-        "backend": backend,
-        "backend_version": getattr(backend_module, "__version__", "unknown"),
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-        "processor": cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "cpu_features": cpu_features(),
-        "onednn": onednn_on(),
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
-
-
-def cpu_name() -> str:
-    """The CPU model from /proc/cpuinfo where there is one, else what platform says."""
-    return _cpuinfo("model name") or platform.processor() or "unknown"
-
-
-# The instruction sets that decide how fast training runs on a CPU (AVX-512 and bf16
-# change TensorFlow's choice of kernels and the float32 matmul peak twofold).
-SPEED_FEATURES = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
-
-
-def cpu_features(cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
-    """Which of SPEED_FEATURES this CPU has, from `cpuinfo` (empty where there is none)."""
-    flags = set(_cpuinfo("flags", cpuinfo).split())
-    return [name for name in SPEED_FEATURES if name in flags]
-
-
-def _cpuinfo(field: str, cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The value of `field` for the first CPU in `cpuinfo`; empty where there is none."""
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith(field):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return ""
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _write_problem(root: Path, error: OSError) -> str:

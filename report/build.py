@@ -26,9 +26,11 @@ def build(
     pdf: bool = True,
     progress: ProgressLine,
     benchmarks: Path = Path(".benchmarks"),
+    scheduler: str = "auto",
 ) -> list[Path]:
-    """Run what is missing, render, and return the paths written."""
-    sections = run_sections(profile, data, store, only=only, progress=progress)
+    """Run what is missing (where `scheduler` says), render, and return the paths written."""
+    sections = run_sections(profile, data, store, only=only, progress=progress,
+                            scheduler=scheduler)  # fmt: skip
     saved = read_benchmarks(benchmarks)
     context = build_context(sections=sections, profile=profile, config=config,
                             fingerprint=data.fingerprint, data_source=data.source,

@@ -180,15 +180,14 @@ def _data(args):
 
 
 def cmd_build(args) -> int:
-    from labnn.profiles import override
-    from labnn.scheduler import require_dask
+    from labnn.scheduler import parse_scheduler, require_dask
 
     # Everything the user typed is checked before Keras loads and anything trains.
     config = _config(args)
     profile = _profile(args, config)
-    if args.scheduler is not None:
-        profile = override(profile, {"scheduler": args.scheduler}, origin="--scheduler")
-    require_dask(profile.scheduler)  # before any training, not after the first sections
+    scheduler = args.scheduler or config.scheduler or "auto"  # not part of the profile
+    parse_scheduler(scheduler)  # a bad value fails here, with the valid forms
+    require_dask(scheduler)  # before any training, not after the first sections
     _check_data_dir(args)
     root = _store_folder(args)
     if args.out.exists() and not args.out.is_dir():  # else known only after training
@@ -207,7 +206,7 @@ def cmd_build(args) -> int:
     progress.note(f"profile {profile.name}, data {data.source}, store {store.root}")
     written = build(profile=profile, data=data, store=store, config=config, only=only,
                     out=args.out, pdf=not args.no_pdf, progress=progress,
-                    benchmarks=args.benchmarks)  # fmt: skip
+                    benchmarks=args.benchmarks, scheduler=scheduler)  # fmt: skip
     progress.note(f"trained {store.computed} run(s), reused {store.reused} from the store, "
                   f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
     if not config.configured:

@@ -24,13 +24,17 @@ affiliation = ""
 email = ""
 hours = 0            # hours spent on the assignment
 
+# Where the runs train (the same values as --scheduler): auto, none, local:N or
+# tcp://host:port. Not part of the profile: it changes where, not what, is computed.
+# scheduler = "auto"
+
 # Profile overrides, the same keys as `--set key=value`:
 # [profile]
 # sweep_replicates = 5
 """
 
 _TOP = {"title": str, "course": str, "institution": str, "date": datetime.date,
-        "authors": list, "profile": dict}  # fmt: skip
+        "authors": list, "profile": dict, "scheduler": str}  # fmt: skip
 _AUTHOR = {"name": str, "affiliation": str, "email": str, "hours": (int, float)}
 
 
@@ -52,6 +56,7 @@ class ReportConfig:
     date: datetime.date = field(default_factory=datetime.date.today)
     authors: tuple[Author, ...] = ()
     profile: dict = field(default_factory=dict)
+    scheduler: str = ""  # where runs train; empty: not set here (the CLI's default)
     configured: bool = False
     path: str = ""
 
@@ -78,6 +83,7 @@ def load_config(path: str | Path | None) -> ReportConfig:
             raise ConfigError(f'{where} has no name; add name = "..." to it')
         authors.append(Author(**author))
     values = {k: v for k, v in document.items() if k != "authors"}
+    values.update(_scheduler(values, where=str(path)))
     return ReportConfig(**values, authors=tuple(authors), configured=True, path=str(path))
 
 
@@ -114,6 +120,23 @@ def _parse(path: Path, text: str) -> dict:
 
 def _one_line(error: Exception) -> str:
     return " ".join(str(error).split())
+
+
+def _scheduler(values: dict, *, where: str) -> dict:
+    """`scheduler` from the top level, or from the [profile] table, where report.toml
+    files written before it left the profile have it; checked like --scheduler."""
+    from labnn.scheduler import parse_scheduler
+
+    profile = dict(values.get("profile", {}))
+    scheduler = values.get("scheduler", "")
+    if "scheduler" in profile:
+        scheduler = scheduler or str(profile.pop("scheduler"))
+    if scheduler:
+        try:
+            parse_scheduler(scheduler)
+        except ConfigError as error:
+            raise ConfigError(f"{where}: {error}") from None
+    return {"scheduler": scheduler, "profile": profile}
 
 
 def _check_keys(table: dict, schema: dict, *, where: str):

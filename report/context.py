@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 
 import numpy as np
 from markupsafe import Markup, escape
 
-from labnn import answers, figures
+from labnn import answers, engine, figures
+from labnn.machine import machine
 from labnn.profiles import FULL, Profile
-from labnn.store import environment
 from report.config import ReportConfig
 from report.pipeline import SectionResult
 from report.values import wrap
@@ -99,7 +100,7 @@ def build_context(
         "s": s,
         "svg": svg,
         "numbering": numbering,
-        "env": environment(),
+        "env": {**machine(), **engine.environment(), "created": _now()},
         "fingerprint": fingerprint,
         "data_source": data_source,
         "provenance": wrap(_provenance(sections), "provenance"),
@@ -111,6 +112,10 @@ def build_context(
         # Saved benchmark files that could not be read (names and reasons), when none could.
         "benchmarks_unreadable": benchmarks_unreadable,
     }
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _plain(result: dict) -> dict:
@@ -146,7 +151,8 @@ def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
                 rows.append({"section": name, **run})
         if "key" in result and isinstance(result["key"], str):
             rows.append({"section": name, "key": result["key"], "experiment": "evaluation",
-                         "seed": None, "wall_time_s": None, "created": None})  # fmt: skip
+                         "trainer": None, "seed": None, "wall_time_s": None,
+                         "created": None})  # fmt: skip
     return rows
 
 

@@ -41,10 +41,12 @@ def parse_only(text: str | None) -> list[str]:
 
 
 def run_sections(
-    profile: Profile, data: Mnist, store: Store, *, only: list[str], progress: ProgressLine
-) -> dict[str, SectionResult]:
-    """Every section's result: run (training what is missing) for those in `only`,
-    read from the store for the others, which are 'not run' when missing there."""
+    profile: Profile, data: Mnist, store: Store, *, only: list[str], progress: ProgressLine,
+    scheduler: str = "auto",
+) -> dict[str, SectionResult]:  # fmt: skip
+    """Every section's result: run (training what is missing, where `scheduler` says)
+    for those in `only`, read from the store for the others, which are 'not run' when
+    missing there."""
     offline = Store(store.root, offline=True)
     results = {}
     for name, module in SECTIONS.items():
@@ -53,7 +55,8 @@ def run_sections(
             progress.note(f"[{name}] running")
         started = time.perf_counter()
         try:
-            result = module.run(profile, data, store if selected else offline, progress=progress)
+            result = module.run(profile, data, store if selected else offline, progress=progress,
+                                scheduler=scheduler)  # fmt: skip
         except MissingRun as missing:
             reason = f"{len(missing.specs)} run(s) not in the store; build it with --only {name}"
             results[name] = SectionResult(name, "not run", None, 0.0, reason)

@@ -4,9 +4,11 @@ import keras
 import numpy as np
 import pytest
 
-from labnn.compiled import (
+from labnn.data import Split, holdout, preprocess, subset
+from labnn.engine import FIT, TF_GRAPH_LOOP, choose
+from labnn.engine.tf_loop import (
+    _COMPILED,
     _EpochLoop,
-    enabled,
     epoch_order,
     full_batches,
     fusable,
@@ -17,9 +19,7 @@ from labnn.compiled import (
     resident,
     sum_of_squares,
     train_compiled,
-    uses_xla,
 )
-from labnn.data import Split, holdout, preprocess, subset
 from labnn.models import build_autoencoder, build_cnn, build_hinton_variant
 
 pytestmark = pytest.mark.skipif(
@@ -100,8 +100,7 @@ def test_the_compiled_loop_is_fit_fed_the_same_batches(split, name):
     build, batch_size, xla, tolerance = CASES[name]
     data = autoencoder_split(split) if name == "autoencoder" else split
     model, reference = build(), build()
-    assert uses_xla(model) is xla
-    result = train_compiled(model, data, epochs=2, batch_size=batch_size, seed=SEED)
+    result = train_compiled(model, data, xla=xla, epochs=2, batch_size=batch_size, seed=SEED)
     history = fit_in_order(reference, data, epochs=2, batch_size=batch_size)
     assert set(result.history) == set(history)
     for metric in ("loss", "val_loss"):
@@ -115,7 +114,6 @@ def test_the_compiled_loop_is_fit_fed_the_same_batches(split, name):
     mine, theirs = (np.concatenate([w.ravel() for w in m.get_weights()])
                     for m in (model, reference))  # fmt: skip
     assert np.linalg.norm(mine - theirs) / np.linalg.norm(theirs) < tolerance
-    assert result.extra["trainer"] == ("xla-loop" if xla else "graph-loop")
 
 
 def test_full_batches_leave_the_rest_as_a_smaller_batch():
@@ -159,13 +157,13 @@ def test_an_uncompiled_model_is_refused(split):
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
                               keras.layers.Dense(10, activation="softmax")])  # fmt: skip
     with pytest.raises(ValueError, match="compile the model"):
-        train_compiled(model, split, epochs=1, batch_size=128, seed=0)
+        train_compiled(model, split, xla=True, epochs=1, batch_size=128, seed=0)
 
 
 def test_the_switch_turns_the_fast_paths_off(monkeypatch):
-    assert enabled()
+    assert choose(build_cnn) is TF_GRAPH_LOOP
     monkeypatch.setenv("LABNN_FAST_PATH", "0")
-    assert not enabled()
+    assert choose(build_cnn) is FIT
 
 
 @pytest.mark.parametrize("shape", [(784, 500), (3, 3, 32, 64)])
@@ -195,7 +193,7 @@ def _mlp(regularizers):
 def test_the_penalty_is_the_models_regularization_loss(regularizers):
     model = _mlp(regularizers)
     expected = float(sum(keras.ops.convert_to_numpy(loss) for loss in model.losses))
-    assert float(_EpochLoop(model)._penalty()) == pytest.approx(expected, rel=1e-6)
+    assert float(_EpochLoop(model, xla=True)._penalty()) == pytest.approx(expected, rel=1e-6)
 
 
 def _batch_norm(**options):
@@ -262,20 +260,20 @@ def _with_moving_statistics(model):
 
 
 @pytest.mark.parametrize(
-    "build, fused",
+    "build, xla, fused",
     [
-        (lambda: _with_moving_statistics(build_cnn(seed=SEED)), True),  # a graph, fused
-        (lambda: build_autoencoder(seed=SEED), False),  # XLA
-        (lambda: build_hinton_variant(dropout=0.3, seed=SEED), False),  # a graph, dropout off
+        (lambda: _with_moving_statistics(build_cnn(seed=SEED)), False, True),  # a graph, fused
+        (lambda: build_autoencoder(seed=SEED), True, False),
+        (lambda: build_hinton_variant(dropout=0.3, seed=SEED), False, False),  # dropout off
     ],
     ids=["cnn", "autoencoder", "dropout mlp"],
 )
-def test_predict_is_kerass_predict(split, build, fused):
+def test_predict_is_kerass_predict(split, build, xla, fused):
     model = build()
     x = split.x_val[:150]
     x = x.reshape(len(x), -1) if model.name == "autoencoder" else x
-    assert fuses_batch_norm(model) is fused
-    mine = predict(model, x, chunk=64)  # two chunks of 64 and one of 22
+    assert fuses_batch_norm(model, xla=xla) is fused
+    mine = predict(model, x, xla=xla, chunk=64)  # two chunks of 64 and one of 22
     keras_ = model.predict(x, batch_size=64, verbose=0)
     np.testing.assert_allclose(mine, keras_, rtol=1e-4, atol=1e-6)
     if model.name != "autoencoder":
@@ -286,8 +284,8 @@ def test_predict_off_the_fast_path_is_kerass_own(split, monkeypatch):
     monkeypatch.setenv("LABNN_FAST_PATH", "0")
     model = _with_moving_statistics(build_cnn(seed=SEED))
     expected = model.predict(split.x_val[:50], batch_size=1000, verbose=0)
-    np.testing.assert_array_equal(predict(model, split.x_val[:50]), expected)
-    assert not hasattr(model, "_labnn_predict")
+    np.testing.assert_array_equal(choose(build_cnn).predict(model, split.x_val[:50]), expected)
+    assert model not in _COMPILED
 
 
 @pytest.mark.parametrize(
@@ -296,12 +294,3 @@ def test_predict_off_the_fast_path_is_kerass_own(split, monkeypatch):
 )  # fmt: skip
 def test_batch_norm_the_fused_kernel_cannot_do_is_left_to_keras(options):
     assert not fusable(_batch_norm(**options))
-
-
-def test_workers_get_onednn_only_when_no_one_chose(monkeypatch):
-    from labnn.compiled import onednn_for_workers, onednn_on
-
-    monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", "0")
-    assert not onednn_for_workers()  # a choice the workers inherit
-    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS")
-    assert onednn_for_workers() is (onednn_on() is False)

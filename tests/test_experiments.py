@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from labnn import answers
 from labnn.experiments import q1, q2a, q2b, q2c, q2d, q3
 from labnn.profiles import QUICK
 
@@ -47,9 +46,9 @@ def test_q2d_chooses_on_validation_and_reports_test_once(mnist, store):
     best = max(result["summary"]["per_factor"], key=lambda row: row["mean"])
     assert result["test"]["l2"] == best["l2"]
     assert len(result["test"]["accuracies"]) == QUICK.sweep_replicates
-    assert result["gap_best_mean"]["gap"] == pytest.approx(
-        answers.HINTON_ACCURACY - result["summary"]["best_mean"]
-    )
+    # the gap reported is the chosen factor's, not another accuracy's
+    assert result["gap_best_mean"]["accuracy"] == result["summary"]["best_mean"]
+    assert result["gap_max"]["accuracy"] == result["summary"]["max_val_accuracy"]
 
 
 def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
@@ -92,4 +91,6 @@ def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
     assert grid.shape == (10, q4d.GRID_PER_CLASS, 784)
     assert grid.min() >= 0 and grid.max() <= 1
     assert result["total"] == 10 * QUICK.generated_per_class
-    assert 0 <= result["agreement"] <= 1
+    # the CNN recognizes most generated digits as the class they were drawn for: far
+    # above chance (0.1); the quick profile's measured 0.705
+    assert result["agreement"] > 0.4

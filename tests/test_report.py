@@ -9,8 +9,8 @@ from pypdf import PdfReader
 from report.cli import main
 from report.render import write_pdf
 
-SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "Question 3", "4a.", "4b.", "4c.",
-                  "4d.", "Appendix"]  # fmt: skip
+SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "2e.", "Question 3", "4a.", "4b.",
+                  "4c.", "4d.", "Appendix"]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +176,25 @@ def test_init_writes_a_config_that_loads(tmp_path, capsys):
     assert main(["init", "--config", str(target)]) == 0
     assert load_config(target).configured
     assert main(["init", "--config", str(target)]) == 2  # never overwrites silently
+
+
+def test_report_toml_says_where_runs_train_at_the_top_or_in_its_profile_table(tmp_path):
+    from report.config import load_config
+
+    config = tmp_path / "report.toml"
+    config.write_text('scheduler = "local:2"\n[profile]\nsweep_epochs = 2\n')
+    assert load_config(config).scheduler == "local:2"
+    config.write_text('[profile]\nscheduler = "none"\nsweep_epochs = 2\n')  # as it was
+    loaded = load_config(config)
+    assert (loaded.scheduler, loaded.profile) == ("none", {"sweep_epochs": 2})
+
+
+def test_a_bad_scheduler_in_report_toml_exits_2_naming_the_file(tmp_path, capsys):
+    config = tmp_path / "report.toml"
+    config.write_text('scheduler = "local:x"\n')
+    assert main(["build", "--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert str(config) in err and "local:N" in err
 
 
 def test_pdf_fetches_nothing_outside_the_build(tmp_path, caplog):

@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from labnn.compiled import enabled
 from labnn.data import holdout, preprocess, subset
-from labnn.experiments.common import Dataset, train_run
+from labnn.datasets import Dataset
+from labnn.engine import FIT, choose
+from labnn.experiments.common import train_run
 from labnn.models import build_hinton_variant
 from labnn.runs import Resume, Run, _stateless
 from labnn.store import Store
@@ -35,12 +36,15 @@ def test_a_resumed_run_carries_the_stored_history_and_names_it(tmp_path, data):
     assert {name: values[:1] for name, values in history.items()} == first.results["history"]
     assert resumed.spec["training"]["resume"] == {"key": first.key, "epochs": 1}
     assert resumed.results["resumed"] == {"key": first.key, "epochs": 1}
+    assert resumed.meta["keras"] == keras.__version__  # what trained it, recorded
+    assert resumed.meta["threads"] is None or resumed.meta["threads"] >= 1
     assert len(resumed.results["epoch_seconds"]) == 2  # the epochs this run trained
     # another stored run to start from is another run
     assert resumed.key != train_run(store, hinton(3), data).key
 
 
-@pytest.mark.skipif(not enabled(), reason="the fast paths replay the seed's batch order")
+@pytest.mark.skipif(choose(build_hinton_variant) is FIT,
+                    reason="the fast paths replay the seed's batch order")  # fmt: skip
 def test_a_resumed_run_is_the_run_trained_whole(tmp_path, data):
     store = Store(tmp_path)
     whole = train_run(store, hinton(3), data)

@@ -3,11 +3,12 @@
 import numpy as np
 import pytest
 
-from labnn.compiled import epoch_order
 from labnn.data import Split, holdout, preprocess, subset
+from labnn.engine import TF_STACKED
+from labnn.engine.tf_loop import epoch_order
+from labnn.engine.tf_stacked import batches, train_stack
 from labnn.models import build_cnn, build_hinton_mlp, build_hinton_variant, build_notebook_mlp
-from labnn.runs import Run
-from labnn.stacked import batches, groups, stackable, train_stack
+from labnn.runs import Run, groups
 
 pytestmark = pytest.mark.skipif(
     __import__("keras").backend.backend() != "tensorflow", reason="the fast path is TensorFlow's"
@@ -110,16 +111,17 @@ def test_runs_differing_only_in_l2_are_grouped_per_seed():
 
 
 def test_only_plain_sgd_mlps_are_stacked():
-    assert stackable(run(build_hinton_variant, l2=1e-4))  # defaults: the plain network
-    assert not stackable(run(build_hinton_variant, dropout=0.2))
-    assert not stackable(run(build_hinton_variant, momentum=0.9))
-    assert stackable(run(build_notebook_mlp))  # plain SGD, no weight decay
-    assert not stackable(run(build_cnn))
+    assert run(build_hinton_variant, l2=1e-4).path() is TF_STACKED  # defaults: plain SGD
+    assert run(build_hinton_variant, dropout=0.2).path() is not TF_STACKED
+    assert run(build_hinton_variant, momentum=0.9).path() is not TF_STACKED
+    assert run(build_notebook_mlp).path() is TF_STACKED  # plain SGD, no weight decay
+    assert run(build_cnn).path() is not TF_STACKED
 
 
 def test_the_fast_path_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("LABNN_FAST_PATH", "0")
-    assert not stackable(run(l2=1e-4))
+    assert run(l2=1e-4).path() is not TF_STACKED
+    assert groups([run(l2=1e-4), run(l2=1e-3)]) == [[0], [1]]
 
 
 def test_a_network_it_cannot_train_is_refused(split):

@@ -10,7 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from labnn.store import SPEED_FEATURES, Store, code_version, cpu_features, environment
+from labnn.machine import SPEED_FEATURES, cpu_features, machine
+from labnn.store import Store
 
 SPEC = {"experiment": "demo", "model": {"units": 3}, "training": {"seed": 0}}
 
@@ -29,7 +30,7 @@ def test_stored_run_is_returned_without_computing(tmp_path):
     again = Store(tmp_path).run(SPEC, never_called)
     assert again.results == first.results == {"value": 1.5, "history": {"loss": [2.0, 1.0]}}
     assert np.array_equal(again.arrays["weights"], np.arange(6.0))
-    assert again.meta["backend"] and again.meta["keras"]
+    assert again.meta["processor"] and again.meta["created"]  # the backend's: from the caller
 
 
 def test_a_result_computed_elsewhere_keeps_that_environment(tmp_path):
@@ -39,7 +40,7 @@ def test_a_result_computed_elsewhere_keeps_that_environment(tmp_path):
     entry = Store(tmp_path).run(SPEC, on_a_worker)
     again = Store(tmp_path).run(SPEC, never_called)
     assert again.meta["worker"] == entry.meta["worker"] == "tcp://10.0.0.7:4000"
-    assert again.meta["onednn"] is True and again.meta["keras"]
+    assert again.meta["onednn"] is True and again.meta["created"]
 
 
 def test_different_spec_gets_a_different_key(tmp_path):
@@ -93,61 +94,11 @@ def test_unwritable_store_names_the_folder_and_the_fix(tmp_path):
         Store(blocker / "store").put(SPEC, {"value": 1})
 
 
-def test_code_version_follows_the_builder_that_changed():
-    from labnn.models import build_cnn, build_hinton_mlp
-    from labnn.training import train
-
-    assert code_version(train, build_hinton_mlp) != code_version(train, build_cnn)
-    assert code_version(train, build_hinton_mlp) == code_version(train, build_hinton_mlp)
-
-
-def test_code_version_follows_what_a_trainers_classes_call():
-    import inspect
-
-    from labnn import compiled, stacked
-    from labnn.store import _sources
-
-    # the compiled steps are called from the epoch loops' classes, not the trainers
-    assert inspect.getsource(stacked._epoch) in _sources([stacked.train_stack])
-    assert inspect.getsource(compiled.forward) in _sources([compiled.train_compiled])
-
-
-def test_code_version_follows_other_modules_of_labnn():
-    import inspect
-
-    from labnn import compiled, stacked, training
-    from labnn.experiments import q3
-    from labnn.store import _sources
-
-    # imported by name: a stacked run's batch order lives in labnn.compiled
-    assert inspect.getsource(compiled.epoch_order) in _sources([stacked.train_stack])
-    # reached as `module.name`: predict falls back to labnn.training's
-    assert inspect.getsource(training.predict) in _sources([compiled.predict])
-    # the CNN's stored test predictions go through labnn.compiled.predict
-    assert inspect.getsource(compiled.predict) in _sources([q3.test_predictions])
-    # but not beyond the package: Keras's own code is its version's business
-    assert not any("class Sequential" in source for source in _sources([training.train]))
-
-
-def test_a_runs_key_covers_what_it_computes_after_training():
-    from dataclasses import replace
-    from types import SimpleNamespace
-
-    from labnn.experiments import q3
-    from labnn.models import build_cnn
-    from labnn.runs import Run
-
-    run = Run("q3", build_cnn, {}, epochs=1, batch_size=8, seed=0, after=q3.test_predictions)
-    data = SimpleNamespace(spec={})  # what a key reads of the data
-    assert run.spec(data)["code"] != replace(run, after=None).spec(data)["code"]
-
-
 # -- sweeps across processes ----------------------------------------------------------
 
 # In this process, one run after another: what these tests are about (the Dask path has
 # its own tests in test_dask.py).
-TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2,
-            scheduler="none")  # fmt: skip
+TINY = dict(n_train=1500, n_test=200, validation_size=300, sweep_epochs=2, sweep_replicates=2)
 CHILD = textwrap.dedent(
     f"""
     import os, signal, sys
@@ -168,7 +119,8 @@ CHILD = textwrap.dedent(
                     os.kill(os.getpid(), signal.SIGKILL)
 
     store = Store(sys.argv[1])
-    q2d.run(override(QUICK, {TINY!r}), load_mnist(), store, progress=Killer(quiet=True))
+    q2d.run(override(QUICK, {TINY!r}), load_mnist(), store, progress=Killer(quiet=True),
+            scheduler="none")
     print("computed", store.computed)
     """
 )
@@ -191,20 +143,21 @@ def tiny_profile():
 
 @pytest.mark.slow
 def test_sweep_killed_half_way_resumes_with_only_the_missing_runs(tmp_path, mnist):
-    from labnn.compiled import enabled
+    from labnn.engine import choose
     from labnn.experiments import q2d
+    from labnn.models import build_hinton_mlp
 
-    # On TensorFlow the sweep trains one stack per seed (labnn.stacked), elsewhere one
+    # On TensorFlow the sweep trains one stack per seed (tf-stacked), elsewhere one
     # run at a time: the second is killed after training, before it is stored.
     child = run_child(tmp_path, kill_after=2)
     child.wait(timeout=300)
     assert child.returncode == -signal.SIGKILL
     stored = len(list((tmp_path / "entries").iterdir()))
-    per_stack = len(tiny_profile().sweep_factors) if enabled() else 1
+    per_stack = len(tiny_profile().sweep_factors) if choose(build_hinton_mlp).stacks else 1
     assert stored == per_stack
 
     store = Store(tmp_path)
-    result = q2d.run(tiny_profile(), mnist, store)
+    result = q2d.run(tiny_profile(), mnist, store, scheduler="none")
     total = len(result["runs"])
     assert (store.reused, store.computed) == (per_stack, total - per_stack)
     assert len(list((tmp_path / "entries").iterdir())) == total
@@ -227,7 +180,8 @@ def _spec(**changes):
         "model": {"builder": "build_notebook_mlp", "learning_rate": 0.1},
         "training": {"epochs": 10, "batch_size": 128, "seed": 0},
         "data": {"fingerprint": "abc", "n_train": 60000},
-        "code": "v1",
+        "trainer": {"path": "tf-stacked", "version": 1},
+        "backend": {"keras": "3.15", "backend": "tensorflow", "backend_version": "2.21"},
     }
     for part, value in changes.items():
         spec[part] = {**spec[part], **value} if isinstance(value, dict) else value
@@ -237,7 +191,8 @@ def _spec(**changes):
 @pytest.mark.parametrize(
     ("changes", "reason"),
     [
-        ({"code": "v2"}, "code version changed"),
+        ({"trainer": {"version": 2}}, "training path or its version changed"),
+        ({"backend": {"keras": "3.16"}}, "Keras or backend version changed"),
         ({"data": {"fingerprint": "xyz"}}, "data changed"),
         ({"data": {"n_train": 6000}}, "profile changed (data slice)"),
         ({"training": {"epochs": 3}}, "profile changed (training settings)"),
@@ -262,7 +217,7 @@ def test_cpu_features_are_the_speed_flags_of_cpuinfo(tmp_path):
     cpuinfo.write_text("flags\t\t: fpu sse sse2\n")
     assert cpu_features(cpuinfo) == []
     assert cpu_features(tmp_path / "missing") == []
-    assert set(environment()["cpu_features"]) <= set(SPEED_FEATURES)
+    assert set(machine()["cpu_features"]) <= set(SPEED_FEATURES)
 
 
 # -- issue 28: a store that cannot be written, shared stores, damaged zips ----------------

@@ -5,7 +5,9 @@ from labnn.profiles import Profile
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     part = subset(data, n_train=profile.n_train, n_test=profile.n_test)
     return {
         "facts": preprocessing_facts(part),

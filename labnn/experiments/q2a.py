@@ -7,7 +7,9 @@ from labnn.profiles import Profile
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     model = build_notebook_mlp(learning_rate=profile.mlp_learning_rate, seed=profile.seed)
     layers = describe_layers(model)
     dense = [row for row in layers if row["kind"] == "Dense"]

@@ -5,9 +5,9 @@ import math
 import keras
 
 from labnn import answers
-from labnn.compiled import predict
 from labnn.data import NUM_CLASSES, Mnist
-from labnn.experiments.common import dataset
+from labnn.datasets import dataset
+from labnn.engine import choose
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
 from labnn.store import Store
@@ -15,12 +15,14 @@ from labnn.store import Store
 CHECK_BATCH = 128  # one training batch of the notebook's protocol
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     split = dataset(profile, data).split
     x, y = split.x_train[:CHECK_BATCH], split.y_train[:CHECK_BATCH]
     # An untrained network: its outputs are near uniform, so the loss should be near ln 10.
     model = build_notebook_mlp(learning_rate=profile.mlp_learning_rate, seed=profile.seed)
-    probs = predict(model, x)
+    probs = choose(build_notebook_mlp).predict(model, x)
     by_keras = float(keras.ops.convert_to_numpy(keras.losses.CategoricalCrossentropy()(y, probs)))
     by_formula = answers.categorical_cross_entropy(y, probs)
     return {

@@ -1,14 +1,17 @@
 """Question 2c: the notebook MLP trained for 10 epochs, with its accuracy curves."""
 
 from labnn.data import Mnist
-from labnn.experiments.common import dataset, final, provenance, train_run
+from labnn.datasets import dataset
+from labnn.experiments.common import final, provenance, train_run
 from labnn.models import build_notebook_mlp
 from labnn.profiles import Profile
 from labnn.runs import Run
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     run_ = Run(
         experiment="q2c",
         build=build_notebook_mlp,

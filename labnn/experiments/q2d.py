@@ -10,8 +10,9 @@ from functools import partial
 
 from labnn import answers
 from labnn.data import Mnist
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
-from labnn.experiments.common import Dataset, dataset, final, provenance, restore
+from labnn.experiments.common import final, provenance, restore
 from labnn.models import build_hinton_mlp
 from labnn.profiles import Profile
 from labnn.runs import Run
@@ -19,9 +20,11 @@ from labnn.store import Store
 from labnn.training import evaluate
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     prepared = dataset(profile, data)
-    entries = sweep(profile, prepared, store, data=data, progress=progress)
+    entries = sweep(profile, prepared, store, data=data, progress=progress, scheduler=scheduler)
     runs = [run_row(entry) for entry in entries]
     summary = answers.sweep_summary(runs)
     chosen = [e for e in entries if e.spec["model"]["l2"] == summary["best_l2"]]
@@ -52,8 +55,11 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
     }
 
 
-def sweep(profile: Profile, prepared: Dataset, store: Store, *, data: Mnist, progress=None):
-    """Train (or fetch) every factor x replicate run, where `profile.scheduler` says;
+def sweep(
+    profile: Profile, prepared: Dataset, store: Store, *, data: Mnist, progress=None,
+    scheduler: str = "auto",
+):  # fmt: skip
+    """Train (or fetch) every factor x replicate run, where `scheduler` says;
     the store makes this resumable."""
     plan = [(l2, profile.seed + r) for l2 in profile.sweep_factors
             for r in range(profile.sweep_replicates)]  # fmt: skip
@@ -71,7 +77,7 @@ def sweep(profile: Profile, prepared: Dataset, store: Store, *, data: Mnist, pro
         for i, (l2, seed) in enumerate(plan, start=1)
     ]
     return run_all(store, runs, prepared, recipe=partial(dataset, profile), mnist=data,
-                   scheduler=profile.scheduler, progress=progress)  # fmt: skip
+                   scheduler=scheduler, progress=progress)  # fmt: skip
 
 
 def summary_values(summary: dict) -> list[float]:

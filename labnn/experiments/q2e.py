@@ -15,10 +15,11 @@ from dataclasses import replace
 from functools import partial
 
 from labnn import answers
-from labnn.data import Mnist, Split, preprocess, subset
+from labnn.data import RECIPE_VERSION, Mnist, Split, preprocess, subset
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
 from labnn.experiments import q2d
-from labnn.experiments.common import Dataset, dataset, final, provenance, restore
+from labnn.experiments.common import final, provenance, restore
 from labnn.models import build_hinton_mlp, build_hinton_variant
 from labnn.profiles import Profile
 from labnn.runs import Resume, Run
@@ -56,15 +57,19 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
     return {"params": params, "epochs": epochs, "description": text}
 
 
-def select(profile: Profile, split: Dataset, store: Store, *, data: Mnist, progress=None):
+def select(
+    profile: Profile, split: Dataset, store: Store, *, data: Mnist, progress=None,
+    scheduler: str = "auto",
+):  # fmt: skip
     """Train (or fetch) every variant and choose one on validation data alone.
 
     Returns (entries per protocol, rows, the chosen row, 2d's factor). Nothing here
     reads `split.prepared`'s test images: a test checks that with a sealed test set.
     """
-    baseline, l2 = _baseline(profile, split, store, data=data, progress=progress)
+    how = {"data": data, "progress": progress, "scheduler": scheduler}
+    baseline, l2 = _baseline(profile, split, store, **how)
     variants = {BASELINE: baseline} | _train_variants(
-        profile, split, store, l2=l2, baseline=baseline, data=data, progress=progress
+        profile, split, store, l2=l2, baseline=baseline, **how
     )
     steps = math.ceil(len(split.split.x_train) / profile.sweep_batch_size)
     described = {name: variant_settings(profile, name, steps_per_epoch=steps)["description"]
@@ -73,11 +78,14 @@ def select(profile: Profile, split: Dataset, store: Store, *, data: Mnist, progr
     return variants, rows, choose(rows), l2
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     split = dataset(profile, data)
-    variants, rows, chosen, l2 = select(profile, split, store, data=data, progress=progress)
+    how = {"data": data, "progress": progress, "scheduler": scheduler}
+    variants, rows, chosen, l2 = select(profile, split, store, **how)
     # The choice is made; from here on the test set may be used.
-    retrained = _retrain(profile, chosen, l2, store, data=data, progress=progress)
+    retrained = _retrain(profile, chosen, l2, store, **how)
     for row in rows:
         row["test"] = answers.mean_std([_test_accuracy(e, split) for e in variants[row["name"]]])
         row["test_error"] = 1 - row["test"]["mean"]
@@ -121,29 +129,32 @@ def full_dataset(profile: Profile, mnist: Mnist) -> Dataset:
     monitor = slice(len(prepared.x_train) - profile.validation_size, None)
     split = Split(prepared.x_train, prepared.y_train, prepared.x_train[monitor],
                   prepared.y_train[monitor])  # fmt: skip
-    spec = {"fingerprint": mnist.fingerprint, "n_train": len(prepared.x_train),
+    spec = {"recipe": RECIPE_VERSION, "fingerprint": mnist.fingerprint,
+            "n_train": len(prepared.x_train),
             "n_test": len(prepared.x_test), "validation_size": 0,
             "monitor_size": profile.validation_size, "flatten": False}  # fmt: skip
     return Dataset(prepared, split, spec)
 
 
-def _baseline(profile, split: Dataset, store: Store, *, data, progress):
+def _baseline(profile, split: Dataset, store: Store, *, data, progress, scheduler):
     """2d's runs at its chosen factor (chosen on validation only), and that factor."""
-    entries = q2d.sweep(profile, split, store, data=data, progress=progress)
+    entries = q2d.sweep(profile, split, store, data=data, progress=progress, scheduler=scheduler)
     summary = answers.sweep_summary([q2d.run_row(e) for e in entries])
     l2 = summary["best_l2"]
     chosen = [e for e in entries if e.spec["model"]["l2"] == l2]
     return chosen[: profile.variant_replicates], l2
 
 
-def _train_variants(profile, split: Dataset, store: Store, *, l2, baseline, data, progress):
+def _train_variants(
+    profile, split: Dataset, store: Store, *, l2, baseline, data, progress, scheduler
+):
     steps = math.ceil(len(split.split.x_train) / profile.sweep_batch_size)
     runs = {name: _runs(profile, name, l2, steps) for name in profile.variants}
     if "longer" in runs and _continues_2d(profile):
         runs["longer"] = [_resumed(run, baseline) for run in runs["longer"]]
     flat = [run for group in runs.values() for run in group]
     entries = iter(run_all(store, flat, split, recipe=partial(dataset, profile), mnist=data,
-                           scheduler=profile.scheduler, progress=progress))  # fmt: skip
+                           scheduler=scheduler, progress=progress))  # fmt: skip
     return {name: [next(entries) for _ in group] for name, group in runs.items()}
 
 
@@ -186,14 +197,16 @@ def _resumed(run: Run, baseline: list[Entry]) -> Run:
     return replace(run, resume=Resume.of(entry))
 
 
-def _retrain(profile, chosen: dict, l2: float, store: Store, *, data, progress) -> list[Entry]:
+def _retrain(
+    profile, chosen: dict, l2: float, store: Store, *, data, progress, scheduler
+) -> list[Entry]:
     """The chosen protocol again, on all training images, same seeds."""
     all_data = full_dataset(profile, data)
     steps = math.ceil(len(all_data.split.x_train) / profile.sweep_batch_size)
     runs = [replace(run, label=f"{run.label}, all {len(all_data.split.x_train)} images")
             for run in _runs(profile, chosen["name"], l2, steps)]  # fmt: skip
     return run_all(store, runs, all_data, recipe=partial(full_dataset, profile), mnist=data,
-                   scheduler=profile.scheduler, progress=progress)  # fmt: skip
+                   scheduler=scheduler, progress=progress)  # fmt: skip
 
 
 def _validation_row(name: str, entries: list[Entry], description: str) -> dict:

@@ -6,13 +6,13 @@ from functools import partial
 import numpy as np
 
 from labnn import answers
-from labnn.compiled import predict
 from labnn.data import Mnist
+from labnn.datasets import Dataset, dataset
 from labnn.executor import run_all
-from labnn.experiments.common import Dataset, dataset, final, provenance
+from labnn.experiments.common import final, provenance
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
-from labnn.runs import Run
+from labnn.runs import After, Run
 from labnn.store import Store
 
 
@@ -22,9 +22,11 @@ def cnn_params(profile: Profile, train_size: int) -> dict:
     return {"learning_rate": profile.cnn_learning_rate, "decay_steps": steps}
 
 
-def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
+def train_cnn(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+):
     """The question-3 CNN's stored run (weights kept: question 4 classifies with it),
-    trained where `profile.scheduler` says: by default in a worker of its own with
+    trained where `scheduler` says: by default in a worker of its own with
     TensorFlow's oneDNN kernels (`labnn.scheduler.resolve` says why)."""
     prepared = dataset(profile, data)
 
@@ -36,25 +38,32 @@ def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
         batch_size=profile.cnn_batch_size,
         seed=profile.seed,
         keep_weights=True,
-        after=test_predictions,
+        after=After(test_predictions, version=TEST_PREDICTIONS_VERSION),
         label="q3 CNN",
     )
     (entry,) = run_all(store, [run_], prepared, recipe=partial(dataset, profile), mnist=data,
-                       scheduler=profile.scheduler, progress=progress)  # fmt: skip
+                       scheduler=scheduler, progress=progress)  # fmt: skip
     return entry, prepared
 
 
-def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
-    """The trained CNN's class and confidence for every test image."""
-    probs = predict(model, data.prepared.x_test)
+# In the CNN run's store key: bump it when `test_predictions` changes its numbers.
+TEST_PREDICTIONS_VERSION = 1
+
+
+def test_predictions(model, data: Dataset, path) -> tuple[dict, dict]:
+    """The trained CNN's class and confidence for every test image, predicted on the
+    run's training path."""
+    probs = path.predict(model, data.prepared.x_test)
     predicted = probs.argmax(axis=1).astype(np.uint8)
     accuracy = float((predicted == data.prepared.labels_test).mean())
     arrays = {"test_predicted": predicted, "test_confidence": probs.max(axis=1)}
     return {"test_accuracy": accuracy}, arrays
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry, prepared = train_cnn(profile, data, store, progress=progress)
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
+    entry, prepared = train_cnn(profile, data, store, progress=progress, scheduler=scheduler)
     labels = prepared.prepared.labels_test
     matrix = answers.confusion_matrix(labels, entry.arrays["test_predicted"])
     model = build_cnn(**cnn_params(profile, len(prepared.split.x_train)), seed=profile.seed)

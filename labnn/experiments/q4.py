@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import numpy as np
 
+from labnn import engine
 from labnn.answers import mean_std
-from labnn.compiled import convolutional, onednn_for_workers, predict
-from labnn.data import IMAGE_SIDE, Mnist, Split, salt_and_pepper
+from labnn.data import IMAGE_SIDE, NOISE_VERSION, Mnist, Split, salt_and_pepper
+from labnn.datasets import Dataset, dataset
 from labnn.experiments import q3
-from labnn.experiments.common import Dataset, dataset, restore, train_run
+from labnn.experiments.common import restore, train_run
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
 from labnn.runs import Run
 from labnn.scheduler import Scheduler, parse_scheduler, resolve
-from labnn.store import Entry, Store, code_version
+from labnn.store import Entry, Store
 from labnn.training import ProgressLine
 
-GRID_DIGITS = 4  # test digits shown in the noise grid
+GRID_DIGITS = 4  # test digits shown in the noise grid (in the evaluation's key)
+
+# In the noise evaluation's store key: bump it when `evaluate_noise` changes its numbers.
+NOISE_EVALUATION_VERSION = 1
 
 
 def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=None):
@@ -30,7 +34,12 @@ def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=N
         x_val=salt_and_pepper(clean.split.x_val, profile.ae_train_noise, rng),
         y_val=clean.split.x_val,
     )
-    spec = {**clean.spec, "noise": profile.ae_train_noise, "noise_seed": [profile.seed, 4]}
+    spec = {
+        **clean.spec,
+        "noise": profile.ae_train_noise,
+        "noise_seed": [profile.seed, 4],
+        "noise_version": NOISE_VERSION,
+    }
     run_ = Run(
         experiment="q4",
         build=build_autoencoder,
@@ -45,10 +54,10 @@ def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=N
     return entry, clean
 
 
-def models(profile: Profile, data: Mnist, store: Store, *, progress=None):
+def models(profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"):
     """(autoencoder entry, autoencoder, CNN entry, CNN, flat data) for question 4."""
     ae_entry, clean = train_autoencoder(profile, data, store, progress=progress)
-    cnn_entry, _ = q3.train_cnn(profile, data, store, progress=progress)
+    cnn_entry, _ = q3.train_cnn(profile, data, store, progress=progress, scheduler=scheduler)
     return (
         ae_entry,
         restore(ae_entry, build_autoencoder),
@@ -63,11 +72,15 @@ def grid_indices(labels: np.ndarray, count: int = GRID_DIGITS) -> list[int]:
     return [int(np.flatnonzero(labels == digit)[0]) for digit in range(count)]
 
 
-def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=None) -> Entry:
+def noise_evaluation(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> Entry:
     """CNN accuracy and reconstruction error on noisy and on denoised test digits,
     per noise level and noise seed; stored, since it classifies the test set
     2 x levels x seeds times. Computed where `evaluation_site` says."""
-    ae_entry, autoencoder, cnn_entry, cnn, clean = models(profile, data, store, progress=progress)
+    ae_entry, autoencoder, cnn_entry, cnn, clean = models(
+        profile, data, store, progress=progress, scheduler=scheduler
+    )
     spec = {
         "experiment": "q4-noise",
         "autoencoder": ae_entry.key,
@@ -75,17 +88,22 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
         "levels": list(profile.noise_levels),
         "seeds": profile.noise_seeds,
         "base_seed": profile.seed,
-        "code": code_version(evaluate_noise),
-    }
+        "grid_digits": GRID_DIGITS,
+        "noise_version": NOISE_VERSION,
+        "version": NOISE_EVALUATION_VERSION,
+        "paths": {"autoencoder": engine.choose(build_autoencoder).key,
+                  "cnn": engine.choose(build_cnn).key},
+        "backend": engine.versions(),
+    }  # fmt: skip
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     what = "q4 noise evaluation: classifying noisy and denoised test digits"
 
     def compute():
-        where = evaluation_site(profile, cnn, len(test[1]))
+        where = evaluation_site(profile, cnn, len(test[1]), scheduler=scheduler)
         if where.kind == "none":
             if progress is not None:
                 progress.note(what)
-            return evaluate_noise(profile, autoencoder, cnn, *test)
+            return (*evaluate_noise(profile, autoencoder, cnn, *test), engine.environment())
         from labnn.dask_runs import call_on_dask  # Dask is an optional extra
 
         return call_on_dask(where, what, evaluate_stored, profile, ae_entry, cnn_entry, *test,
@@ -94,15 +112,15 @@ def noise_evaluation(profile: Profile, data: Mnist, store: Store, *, progress=No
     return store.run(spec, compute)
 
 
-def evaluation_site(profile: Profile, cnn, test_size: int) -> Scheduler:
+def evaluation_site(profile: Profile, cnn, test_size: int, *, scheduler: str) -> Scheduler:
     """Where the noise evaluation runs: as `labnn.scheduler.resolve` places a CNN
     training run of as many samples as it classifies images. Under `auto` the full
     profile's (660,000 images) goes to a worker with oneDNN, where the CNN predicts
     about 2x faster (10,000 images in 1.1-1.2 s against 2.3-2.6 s here, measured on
     2 cores); the quick profile's stays here."""
     images = 2 * len(profile.noise_levels) * profile.noise_seeds * test_size
-    onednn = convolutional(cnn) and onednn_for_workers()
-    return resolve(parse_scheduler(profile.scheduler), runs=1, samples=images, onednn=onednn)
+    onednn = engine.convolutional(cnn) and engine.onednn_for_workers()
+    return resolve(parse_scheduler(scheduler), runs=1, samples=images, onednn=onednn)
 
 
 def evaluate_stored(profile: Profile, ae_entry: Entry, cnn_entry: Entry, x, labels):
@@ -123,7 +141,7 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, x, labels) -> tuple[dict,
         for s in range(profile.noise_seeds):
             rng = np.random.default_rng([profile.seed, s, i])
             noisy = salt_and_pepper(x, level, rng)
-            denoised = predict(autoencoder, noisy)
+            denoised = denoise(autoencoder, noisy)
             acc_noisy[i, s] = _accuracy(cnn, noisy, labels)
             acc_denoised[i, s] = _accuracy(cnn, denoised, labels)
             mse_noisy[i, s] = float(np.mean((noisy - x) ** 2))
@@ -144,8 +162,14 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, x, labels) -> tuple[dict,
 
 
 def classify(cnn, flat_images: np.ndarray) -> np.ndarray:
-    """CNN class probabilities for (n, 784) images."""
-    return predict(cnn, flat_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE))
+    """CNN class probabilities for (n, 784) images, on the CNN's training path."""
+    images = flat_images.reshape(-1, IMAGE_SIDE, IMAGE_SIDE)
+    return engine.choose(build_cnn).predict(cnn, images)
+
+
+def denoise(autoencoder, x: np.ndarray) -> np.ndarray:
+    """The outputs of the autoencoder (or one of its halves) for `x`, on its training path."""
+    return engine.choose(build_autoencoder).predict(autoencoder, x)
 
 
 def _accuracy(cnn, flat_images, labels) -> float:

@@ -4,7 +4,6 @@ import keras
 import numpy as np
 
 from labnn import answers
-from labnn.compiled import predict
 from labnn.data import IMAGE_SIDE, Mnist, salt_and_pepper
 from labnn.experiments import q4
 from labnn.experiments.common import final, provenance, restore
@@ -15,7 +14,9 @@ from labnn.store import Store
 CHECK_BATCH = 64  # one training batch of the assignment's protocol
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     entry, clean = q4.train_autoencoder(profile, data, store, progress=progress)
     autoencoder = restore(entry, build_autoencoder)
     layers = [row for row in describe_layers(autoencoder) if row["kind"] == "Dense"]
@@ -50,7 +51,7 @@ def _loss_check(autoencoder, clean, profile: Profile) -> dict:
     noisy validation digits and their clean targets."""
     target = clean.split.x_val[:CHECK_BATCH]
     noisy = salt_and_pepper(target, profile.ae_train_noise, np.random.default_rng(profile.seed))
-    output = predict(autoencoder, noisy)
+    output = q4.denoise(autoencoder, noisy)
     by_keras = keras.losses.BinaryCrossentropy()(target, output)
     by_keras = float(keras.ops.convert_to_numpy(by_keras))
     by_formula = answers.binary_cross_entropy(target, output)

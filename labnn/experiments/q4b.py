@@ -9,8 +9,10 @@ from labnn.profiles import Profile
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry = q4.noise_evaluation(profile, data, store, progress=progress)
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
+    entry = q4.noise_evaluation(profile, data, store, progress=progress, scheduler=scheduler)
     levels = entry.results["levels"]
     noisy = entry.arrays["accuracy_noisy"].mean(axis=1).tolist()
     denoised = entry.arrays["accuracy_denoised"].mean(axis=1).tolist()

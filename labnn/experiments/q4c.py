@@ -7,8 +7,10 @@ from labnn.profiles import Profile
 from labnn.store import Store
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry = q4.noise_evaluation(profile, data, store, progress=progress)
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
+    entry = q4.noise_evaluation(profile, data, store, progress=progress, scheduler=scheduler)
     levels = entry.results["levels"]
     noisy = q4.per_level(levels, entry.arrays["accuracy_noisy"])
     denoised = q4.per_level(levels, entry.arrays["accuracy_denoised"])

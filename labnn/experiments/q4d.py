@@ -7,7 +7,6 @@ whether each generated digit is the class it was sampled for.
 
 import numpy as np
 
-from labnn.compiled import predict
 from labnn.data import NUM_CLASSES, Mnist
 from labnn.experiments import q4
 from labnn.experiments.common import provenance
@@ -19,15 +18,18 @@ GRID_PER_CLASS = 8  # generated digits shown per class
 RIDGE = 1e-3  # added to each covariance's diagonal so that it stays positive definite
 
 
-def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
+def run(
+    profile: Profile, data: Mnist, store: Store, *, progress=None, scheduler: str = "auto"
+) -> dict:
     ae_entry, autoencoder, cnn_entry, cnn, clean = q4.models(profile, data, store,
-                                                             progress=progress)  # fmt: skip
+                                                             progress=progress,
+                                                             scheduler=scheduler)  # fmt: skip
     encoder, decoder = halves(autoencoder)
-    codes = predict(encoder, clean.split.x_train)  # (n, 96), ReLU outputs, so >= 0
+    codes = q4.denoise(encoder, clean.split.x_train)  # (n, 96), ReLU outputs, so >= 0
     labels = clean.prepared.labels_train[: len(codes)]
     rng = np.random.default_rng([profile.seed, 44])
     sampled_codes, sampled_labels = sample_codes(codes, labels, profile.generated_per_class, rng)
-    images = predict(decoder, sampled_codes)  # (n, 784) in [0, 1]
+    images = q4.denoise(decoder, sampled_codes)  # (n, 784) in [0, 1]
     probs = q4.classify(cnn, images)
     predicted = probs.argmax(axis=1)
     agree = predicted == sampled_labels

@@ -1,5 +1,5 @@
-"""The fast path for every other model on TensorFlow (the CNN, the autoencoder and 2e's
-momentum, schedule and dropout variants): one compiled graph loops over a whole epoch.
+"""The paths `tf-xla-loop` and `tf-graph-loop` (`labnn.engine.dispatch` says which model
+takes which): on TensorFlow, one compiled graph loops over a whole epoch.
 
 Why: Keras's `fit`, even with a whole epoch per call, feeds every step through a
 tf.data iterator and its data adapter. Here the training data stays resident as one
@@ -7,8 +7,8 @@ tensor, each step gathers its batch by index inside the graph, and the Keras mod
 its regularization losses and its optimizer (momentum, learning-rate schedules) are
 called as they are: the same step as `fit`'s, without the feeding (tested against it).
 
-Dense-only networks compile the loop with XLA; networks with dropout or convolutions
-run it as a plain TensorFlow graph, because XLA's random numbers and convolutions on
+Dense-only networks compile the loop with XLA (`xla=True`); networks with dropout or
+convolutions run it as a plain TensorFlow graph, because XLA's random numbers and convolutions on
 CPU are slower than TensorFlow's own (measured on 2 cores: the CNN 0.09x `fit` under
 XLA, 1.2x as a graph; a dropout MLP 0.2x and 1.8x; the autoencoder 4.2x and 2.1x).
 In a graph, batch normalization of images runs as TensorFlow's fused kernel
@@ -17,24 +17,28 @@ In a graph, batch normalization of images runs as TensorFlow's fused kernel
 
 from __future__ import annotations
 
-import os
 import time
+import weakref
 
 import keras
 import numpy as np
 
-from labnn import training
 from labnn.data import ALIGNMENT, Split
 from labnn.training import ProgressFn, TrainResult, throughput
+from labnn.training import predict as predict_with_keras
 
-# Layers XLA on CPU runs slower than TensorFlow does (measured, see above).
-_NOT_FOR_XLA = (keras.layers.Dropout, keras.layers.Conv2D)
+# The compiled functions of each model, by what they do and whether under XLA: traced
+# once per model and input shapes. Weak keys, so a model's functions go with it (they
+# hold the model only weakly, see `_EpochLoop`).
+_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def enabled() -> bool:
-    """The fast paths (this one and `labnn.stacked`) need TensorFlow; LABNN_FAST_PATH=0
-    turns them off, so every model trains through `fit` (to compare)."""
-    return keras.backend.backend() == "tensorflow" and os.environ.get("LABNN_FAST_PATH") != "0"
+def _compiled(model: keras.Model, what: str, xla: bool, make):
+    """The compiled function `what` of `model`, made by `make()` on first use."""
+    functions = _COMPILED.setdefault(model, {})
+    if (what, xla) not in functions:
+        functions[what, xla] = make()
+    return functions[what, xla]
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -46,7 +50,7 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
 def full_batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """`order` as (steps, batch_size) indices of its full batches, and the rest: the
     last, smaller batch (empty where there is none), trained as `fit` trains it.
-    Padded to full size (as `labnn.stacked.batches` does), its padding rows would
+    Padded to full size (as `labnn.engine.tf_stacked.batches` does), its padding rows would
     enter batch norm's statistics."""
     full = len(order) // batch_size * batch_size
     order = order.astype(np.int32)
@@ -72,13 +76,9 @@ def resident(array: np.ndarray):
     return tf.constant(array)
 
 
-def uses_xla(model: keras.Model) -> bool:
-    """Whether the epoch loop of `model` compiles with XLA (see the module's docstring)."""
-    return not any(isinstance(layer, _NOT_FOR_XLA) for layer in _layers(model))
-
-
 def convolutional(model: keras.Model) -> bool:
-    """Whether `model` has convolutions (they train faster with oneDNN, `onednn_on`)."""
+    """Whether `model` has convolutions (they train faster with oneDNN,
+    `labnn.engine.tf_backend.onednn_on`)."""
     return any(isinstance(layer, keras.layers.Conv2D) for layer in _layers(model))
 
 
@@ -104,6 +104,8 @@ def fused_batch_norm(layer, images):
     and reductions (the CNN's loop measured 1.45x faster on Zen 4 with oneDNN)."""
     import tensorflow as tf
 
+    # tf.nn has no fused batch norm in TensorFlow 2 (2.21 checked): compat.v1's is the
+    # public way to the kernel (FusedBatchNormV3, with its registered gradient).
     normalized, mean, variance = tf.compat.v1.nn.fused_batch_norm(
         images, layer.gamma, layer.beta, epsilon=layer.epsilon, is_training=True
     )
@@ -127,21 +129,17 @@ def normalized_inference(layer, images):
     return normalized
 
 
-def fuses_batch_norm(model: keras.Model) -> bool:
+def fuses_batch_norm(model: keras.Model, *, xla: bool) -> bool:
     """Whether `model` runs its batch norm through the fused kernel: in a plain graph
     (XLA fuses Keras's ops itself), layer by layer, so in Sequential models only."""
-    return (
-        not uses_xla(model)
-        and isinstance(model, keras.Sequential)
-        and any(map(fusable, model.layers))
-    )
+    return not xla and isinstance(model, keras.Sequential) and any(map(fusable, model.layers))
 
 
-def forward(model: keras.Model, x, *, training: bool):
+def forward(model: keras.Model, x, *, training: bool, xla: bool):
     """`model` on `x`, its batch norm of images through the fused kernel where
     `fuses_batch_norm`: in training on the batch's statistics (and moving them), at
     inference on the moving ones."""
-    if not fuses_batch_norm(model):
+    if not fuses_batch_norm(model, xla=xla):
         return model(x, training=training)
     normalize = fused_batch_norm if training else normalized_inference
     for layer in model.layers:
@@ -150,44 +148,29 @@ def forward(model: keras.Model, x, *, training: bool):
     return x
 
 
-def predict(model: keras.Model, x: np.ndarray, *, chunk: int = 1000) -> np.ndarray:
-    """`model`'s outputs for `x`, as Keras's `predict` gives them. On the fast path, in
-    compiled chunks (`forward`, with XLA where `uses_xla`); traced once per model and
-    chunk shape. Elsewhere, and for no rows, through `labnn.training.predict`."""
-    if not enabled() or not len(x):
-        return training.predict(model, x, batch_size=chunk)
-    outputs = getattr(model, "_labnn_predict", None)
-    if outputs is None:
-        import tensorflow as tf
-
-        outputs = tf.function(lambda rows: forward(model, rows, training=False),
-                              jit_compile=uses_xla(model))  # fmt: skip
-        model._labnn_predict = outputs
+def predict(model: keras.Model, x: np.ndarray, *, xla: bool, chunk: int = 1000) -> np.ndarray:
+    """`model`'s outputs for `x`, as Keras's `predict` gives them, in compiled chunks
+    (`forward`, under XLA where `xla`); traced once per model and chunk shape."""
+    if not len(x):
+        return predict_with_keras(model, x, batch_size=chunk)
+    outputs = _compiled(model, "predict", xla, lambda: _predict_function(model, xla))
     x = np.asarray(x, np.float32)
     return np.concatenate([outputs(x[i : i + chunk]).numpy() for i in range(0, len(x), chunk)])
 
 
-def onednn_on() -> bool | None:
-    """Whether TensorFlow runs its oneDNN kernels in this process (TF_ENABLE_ONEDNN_OPTS,
-    read as it loads; on by default only on some Intel CPUs); None on other backends."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    from tensorflow.python.util import _pywrap_util_port  # no public API says it
+def _predict_function(model: keras.Model, xla: bool):
+    import tensorflow as tf
 
-    return bool(_pywrap_util_port.IsMklEnabled())
-
-
-def onednn_for_workers() -> bool:
-    """Whether workers should load TensorFlow with oneDNN for convolutional networks:
-    this process runs TensorFlow without it, and no one set TF_ENABLE_ONEDNN_OPTS
-    (a value set is a choice the workers inherit)."""
-    return os.environ.get("TF_ENABLE_ONEDNN_OPTS") is None and onednn_on() is False
+    held = weakref.ref(model)  # the cache's value must not keep its key alive
+    return tf.function(lambda rows: forward(held(), rows, training=False, xla=xla),
+                       jit_compile=xla)  # fmt: skip
 
 
 def train_compiled(
     model: keras.Model,
     data: Split,
     *,
+    xla: bool,
     epochs: int,
     batch_size: int,
     seed: int,
@@ -203,7 +186,7 @@ def train_compiled(
     accuracy; both on the validation data after the epoch.
     """
     keras.utils.set_random_seed(seed)  # dropout masks, as in `fit`
-    loop = _EpochLoop(model)
+    loop = _EpochLoop(model, xla=xla)
     x, y = resident(data.x_train), resident(data.y_train)
     n = len(data.x_train)
     history: dict[str, list[float]] = {}
@@ -228,29 +211,32 @@ def train_compiled(
         epoch_seconds=seconds,
         wall_time_s=time.perf_counter() - start,
         samples_per_second=throughput(n, seconds),
-        extra={"trainer": "xla-loop" if loop.xla else "graph-loop"},
     )
 
 
 class _EpochLoop:
     """All SGD steps of an epoch in one call, through the model's own layers, losses
-    and optimizer. Traced once per model and input shapes (cached on the model)."""
+    and optimizer. Traced once per model and input shapes (`_compiled`), holding the
+    model weakly: the cache's value must not keep its key alive."""
 
-    def __init__(self, model: keras.Model):
+    def __init__(self, model: keras.Model, *, xla: bool):
         config = model.get_compile_config() or {}
         if not config or model.optimizer is None:
             raise ValueError(f"{model.name}: compile the model before training it")
-        self.model, self.loss = model, keras.losses.get(config["loss"])
+        self._model, self.loss = weakref.ref(model), keras.losses.get(config["loss"])
         self.accuracy = "accuracy" in (config.get("metrics") or [])
-        self.xla = uses_xla(model)
-        cached = getattr(model, "_labnn_loop", None)
-        if cached is None:
-            import tensorflow as tf
+        self.xla = xla
+        self.epoch, self._compiled_scores = _compiled(model, "loop", xla, self._functions)
 
-            compile_ = dict(jit_compile=self.xla)
-            cached = (tf.function(self._epoch, **compile_), tf.function(self._scores, **compile_))
-            model._labnn_loop = cached
-        self.epoch, self._compiled_scores = cached
+    @property
+    def model(self) -> keras.Model:
+        return self._model()
+
+    def _functions(self):
+        import tensorflow as tf
+
+        return (tf.function(self._epoch, jit_compile=self.xla),
+                tf.function(self._scores, jit_compile=self.xla))  # fmt: skip
 
     def evaluate(self, x: np.ndarray, y: np.ndarray, chunk: int = 1000) -> tuple[float, float]:
         """(loss, accuracy) on (x, y), as Keras's `evaluate` reports them, in compiled
@@ -267,7 +253,7 @@ class _EpochLoop:
         """(mean loss with the L2 penalties, hits) of the model on one chunk."""
         import tensorflow as tf
 
-        predicted = forward(self.model, x, training=False)
+        predicted = forward(self.model, x, training=False, xla=self.xla)
         loss = tf.reduce_mean(self.loss(y, predicted))
         return loss + self._penalty(), self._hits(predicted, y)
 
@@ -304,7 +290,7 @@ class _EpochLoop:
             x_batch, y_batch = tf.gather(x, rows), tf.gather(y, rows)
             variables = self.model.trainable_variables
             with tf.GradientTape() as tape:
-                predicted = forward(self.model, x_batch, training=True)
+                predicted = forward(self.model, x_batch, training=True, xla=self.xla)
                 loss = tf.reduce_mean(self.loss(y_batch, predicted)) + self._penalty()
             self.model.optimizer.apply(tape.gradient(loss, variables), variables)
             size = tf.cast(tf.shape(rows)[0], loss.dtype)

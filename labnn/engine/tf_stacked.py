@@ -1,6 +1,7 @@
-"""The fast path for the plain-SGD MLPs (Hinton's and the notebook's) on TensorFlow:
-one XLA-compiled graph loops over a whole epoch, and runs that share a seed (so their
-initial weights and batch order) and differ only in their L2 factor train together.
+"""The path `tf-stacked`, for the plain-SGD MLPs (Hinton's and the notebook's) on
+TensorFlow (`labnn.engine.dispatch`): one XLA-compiled graph loops over a whole epoch,
+and runs that share a seed (so their initial weights and batch order) and differ only
+in their L2 factor train together.
 
 Why: at batch 128 a 784-500-300-10 step is too small for Keras's `fit` to keep two
 cores busy; most of the step goes to per-op work around the matrix products.
@@ -9,62 +10,26 @@ the other layers batched products, and XLA fuses the elementwise work in between
 No weight is shared and the loss is the sum of the runs' losses, so each run gets
 exactly its own gradient: a stacked run is the run trained alone (tested).
 
-Every other model trains alone through `labnn.compiled` on TensorFlow, and through
-`labnn.training.train` (Keras's `fit`) on the other backends.
+Which runs train together is the caller's choice (`labnn.runs.groups`).
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
-from labnn.compiled import enabled, epoch_order, resident, row_sums_of_squares
 from labnn.data import Split
-from labnn.models import build_hinton_mlp, build_hinton_variant, build_notebook_mlp
+from labnn.engine.tf_loop import epoch_order, resident, row_sums_of_squares
 from labnn.training import ProgressFn, TrainResult, throughput
-
-if TYPE_CHECKING:
-    from labnn.runs import Run
-
-# Variant settings that leave build_hinton_variant the plain SGD network.
-_PLAIN = {"momentum": 0.0, "decay_steps": 0, "dropout": 0.0}
-
-
-def stackable(run: Run) -> bool:
-    """Whether `run` trains on the fast path: a plain-SGD MLP, on TensorFlow."""
-    if not enabled():
-        return False
-    if run.build in (build_hinton_mlp, build_notebook_mlp):
-        return True
-    return run.build is build_hinton_variant and all(
-        run.params.get(name, plain) == plain for name, plain in _PLAIN.items()
-    )
-
-
-def groups(runs: list[Run]) -> list[list[int]]:
-    """Indices of `runs` that train together, in order: stackable runs equal in all
-    but their L2 factor share a group; every other run is a group of its own."""
-    found: dict = {}
-    for i, run in enumerate(runs):
-        key = _stack_key(run) if stackable(run) else ("alone", i)
-        found.setdefault(key, []).append(i)
-    return list(found.values())
-
-
-def _stack_key(run: Run) -> tuple:
-    params = {k: v for k, v in run.params.items() if k != "l2"}
-    return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.initial_epoch,
-            run.batch_size, run.seed)  # fmt: skip
 
 
 def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
     """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
     the real ones: the padded rows carry no weight, so the last step's gradient is
     the mean over its real examples, as in `fit`. One step shape for XLA; the MLPs
-    here have no statistics over the batch (`labnn.compiled.full_batches`)."""
+    here have no statistics over the batch (`labnn.engine.tf_loop.full_batches`)."""
     steps = -(-len(order) // batch_size)
     index = np.zeros(steps * batch_size, np.int32)
     mask = np.zeros(steps * batch_size, np.float32)
@@ -121,7 +86,7 @@ def train_stack(
             epoch_seconds=share,
             wall_time_s=wall / count,
             samples_per_second=throughput(n, share),
-            extra={"stack": {"size": count, "wall_time_s": wall, "trainer": "xla-stacked"}},
+            extra={"stack": {"size": count, "wall_time_s": wall}},
         )
         for r in range(count)
     ]

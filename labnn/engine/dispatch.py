@@ -1,0 +1,166 @@
+"""Which path trains a model: the one table, the one function that reads it, and the
+paths' names and versions.
+
+    model (builder, settings)            backend      path            why
+    build_notebook_mlp                   tensorflow   tf-stacked      plain SGD: runs of one seed
+    build_hinton_mlp                                                  train stacked, one wide
+    build_hinton_variant, plain SGD                                   product per layer, under XLA
+    build_hinton_variant with dropout    tensorflow   tf-graph-loop   XLA's random numbers on CPU
+                                                                      are slower (0.2x fit vs 1.8x)
+    build_hinton_variant, momentum or    tensorflow   tf-xla-loop     dense only: XLA fuses the
+      a learning-rate schedule                                        step's elementwise work
+    build_cnn                            tensorflow   tf-graph-loop   XLA's convolutions on CPU are
+                                                                      slower (0.09x fit vs 1.2x);
+                                                                      batch norm as a fused kernel
+    build_autoencoder                    tensorflow   tf-xla-loop     dense only (4.2x fit vs 2.1x
+                                                                      as a graph)
+    any other builder                    tensorflow   fit             no fast path measured for it
+    every model                          any other    fit             fast paths are TensorFlow's
+    every model, LABNN_FAST_PATH=0       any          fit             to compare with Keras's own
+
+Speeds measured on 2 cores (`labnn.engine.tf_loop` and `labnn.engine.tf_stacked` say
+more). A path's numbers are its own: the fast paths draw a new batch order every
+epoch (Keras 3.15's `fit` repeats its first), so a run's store key names its path
+and the path's version. Bump a path's VERSION whenever an edit changes the numbers
+it computes (`tests/test_golden.py` fails until then); an edit that changes none
+(a comment, a rename) re-keys nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+
+import keras
+import numpy as np
+
+from labnn import training
+from labnn.engine.tf_backend import intra_op_threads, onednn_on
+from labnn.engine.tf_loop import predict as predict_compiled
+from labnn.engine.tf_loop import train_compiled
+from labnn.engine.tf_stacked import train_stack
+from labnn.models import (
+    build_autoencoder,
+    build_cnn,
+    build_hinton_mlp,
+    build_hinton_variant,
+    build_notebook_mlp,
+)
+from labnn.training import TrainResult
+
+
+@dataclass(frozen=True)
+class TrainingPath:
+    """A way to train (and to predict with) a model; `name` and `version` go into the
+    store key of every run it trains."""
+
+    name: str
+    version: int  # bump when its numbers change (tests/test_golden.py)
+    train_models: Callable[..., list[TrainResult]]  # (models, split, **how) -> results
+    predict: Callable[[keras.Model, np.ndarray], np.ndarray]  # (model, x) -> outputs
+    stacks: bool = False  # trains several runs of one seed at once
+
+    def train(self, models: list[keras.Model], data, **how) -> list[TrainResult]:
+        """Train `models` (one, unless the path `stacks`) on `data` (a Split), in place.
+        `how`: epochs, batch_size, seed, and optionally initial_epoch, progress, label."""
+        if len(models) != 1 and not self.stacks:
+            raise ValueError(f"the path {self.name} trains one model at a time, got {len(models)}")
+        return self.train_models(models, data, **how)
+
+    @property
+    def key(self) -> dict:
+        """What a store key holds of the path."""
+        return {"path": self.name, "version": self.version}
+
+
+def _alone(train: Callable[..., TrainResult], models, data, **how) -> list[TrainResult]:
+    return [train(models[0], data, **how)]
+
+
+FIT = TrainingPath(
+    "fit", 1, partial(_alone, training.train), partial(training.predict, batch_size=1000)
+)
+TF_STACKED = TrainingPath(
+    "tf-stacked", 1, train_stack, partial(predict_compiled, xla=True), stacks=True
+)
+TF_XLA_LOOP = TrainingPath(
+    "tf-xla-loop", 1, partial(_alone, partial(train_compiled, xla=True)),
+    partial(predict_compiled, xla=True),
+)  # fmt: skip
+TF_GRAPH_LOOP = TrainingPath(
+    "tf-graph-loop", 1, partial(_alone, partial(train_compiled, xla=False)),
+    partial(predict_compiled, xla=False),
+)  # fmt: skip
+PATHS = {path.name: path for path in (FIT, TF_STACKED, TF_XLA_LOOP, TF_GRAPH_LOOP)}
+
+
+def _plain_sgd(params: dict) -> bool:
+    """Settings that leave build_hinton_variant the plain SGD network."""
+    plain = {"momentum": 0.0, "decay_steps": 0, "dropout": 0.0}
+    return all(params.get(name, value) == value for name, value in plain.items())
+
+
+def _dropout(params: dict) -> bool:
+    return params.get("dropout", 0.0) > 0
+
+
+def _always(params: dict) -> bool:
+    return True
+
+
+# The table above, for TensorFlow: (builder, when its parameters say so, path); the
+# first row that matches decides.
+TENSORFLOW = (
+    (build_notebook_mlp, _always, TF_STACKED),
+    (build_hinton_mlp, _always, TF_STACKED),
+    (build_hinton_variant, _plain_sgd, TF_STACKED),
+    (build_hinton_variant, _dropout, TF_GRAPH_LOOP),
+    (build_hinton_variant, _always, TF_XLA_LOOP),
+    (build_cnn, _always, TF_GRAPH_LOOP),
+    (build_autoencoder, _always, TF_XLA_LOOP),
+)
+
+
+def choose(
+    build: Callable[..., keras.Model], params: dict | None = None, *, backend: str | None = None
+) -> TrainingPath:
+    """The path that trains the model `build(**params)` on `backend` (default: the one
+    in use), by the table above; `params` left out are the builder's defaults."""
+    backend = backend or keras.backend.backend()
+    if backend != "tensorflow" or os.environ.get("LABNN_FAST_PATH") == "0":
+        return FIT
+    for builder, when, path in TENSORFLOW:
+        if build is builder and when(params or {}):
+            return path
+    return FIT
+
+
+def versions() -> dict:
+    """Keras's and the backend's major.minor, which a store key holds: a new minor
+    version may change kernels, and with them the numbers."""
+    backend = keras.backend.backend()
+    module = sys.modules.get(backend)
+    return {
+        "keras": _major_minor(keras.__version__),
+        "backend": backend,
+        "backend_version": _major_minor(getattr(module, "__version__", "unknown")),
+    }
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def environment() -> dict:
+    """What a stored run's metadata records of the backend (not its key: see `versions`)."""
+    backend = keras.backend.backend()
+    return {
+        "keras": keras.__version__,
+        "backend": backend,
+        "backend_version": getattr(sys.modules.get(backend), "__version__", "unknown"),
+        "onednn": onednn_on(),
+        "threads": intra_op_threads(),
+    }
