@@ -118,16 +118,16 @@ def compute_all(
     first = runs[0]
     path = first.path()
     how = {"epochs": first.epochs, "initial_epoch": first.initial_epoch,
-           "batch_size": first.batch_size, "seed": first.seed, "progress": progress,
-           "label": label or stack_label(runs)}  # fmt: skip
+           "batch_size": first.batch_size, "seeds": [run.seed for run in runs],
+           "progress": progress, "label": label or stack_label(runs)}  # fmt: skip
     trained = path.train(models, data.split, **how)
     return [_results(*each, data, path) for each in zip(runs, models, trained, strict=True)]
 
 
 def groups(runs: list[Run]) -> list[list[int]]:
     """Indices of `runs` that train together, in order: runs on a path that stacks,
-    equal in all but their L2 factor, share a group; every other run is a group of
-    its own."""
+    equal in all but their L2 factor (and seed, where the path mixes seeds), share a
+    group; every other run is a group of its own."""
     found: dict = {}
     for i, run in enumerate(runs):
         key = _stack_key(run) if run.path().stacks else ("alone", i)
@@ -137,16 +137,18 @@ def groups(runs: list[Run]) -> list[list[int]]:
 
 def _stack_key(run: Run) -> tuple:
     params = {k: v for k, v in run.params.items() if k != "l2"}
+    seed = None if run.path().mixes_seeds else run.seed
     return (run.build.__name__, repr(sorted(params.items())), run.epochs, run.initial_epoch,
-            run.batch_size, run.seed)  # fmt: skip
+            run.batch_size, seed)  # fmt: skip
 
 
 def stack_label(runs: list[Run]) -> str:
     """The progress label of runs trained together."""
     if len(runs) == 1:
         return runs[0].label
-    factors = ", ".join(f"{run.params.get('l2', 0):g}" for run in runs)
-    return f"{runs[0].experiment} {len(runs)} runs stacked (seed {runs[0].seed}; l2 {factors})"
+    factors = ", ".join(dict.fromkeys(f"{run.params.get('l2', 0):g}" for run in runs))
+    seeds = ", ".join(dict.fromkeys(str(run.seed) for run in runs))
+    return f"{runs[0].experiment} {len(runs)} runs stacked (seed {seeds}; l2 {factors})"
 
 
 def kept_weights(entry: Entry) -> list[np.ndarray]:

@@ -6,11 +6,10 @@ import pytest
 
 from labnn.data import Split, holdout, preprocess, subset
 from labnn.engine import FIT, TF_GRAPH_LOOP, choose
+from labnn.engine.batches import epoch_order, full_batches
 from labnn.engine.tf_loop import (
     _COMPILED,
     _EpochLoop,
-    epoch_order,
-    full_batches,
     fusable,
     fused_batch_norm,
     fuses_batch_norm,

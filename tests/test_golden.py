@@ -115,6 +115,11 @@ PATH_CASES = {
     "tf-stacked": (build_hinton_mlp, [{"l2": 1e-4}, {"l2": 1e-3}], 128),
     "tf-xla-loop": (build_hinton_variant, [{"momentum": 0.9, "decay_steps": 6}], 64),
     "tf-graph-loop": (build_cnn, [{"decay_steps": 6}], 64),
+    "jax-scan": (
+        build_hinton_variant,
+        [{"l2": 1e-4, "dropout": 0.2}, {"l2": 1e-3, "dropout": 0.2}],
+        128,
+    ),
 }
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from labnn.data import Split, holdout, preprocess, subset
 from labnn.engine import TF_STACKED
-from labnn.engine.tf_loop import epoch_order
+from labnn.engine.batches import epoch_order
 from labnn.engine.tf_stacked import batches, train_stack
 from labnn.models import build_cnn, build_hinton_mlp, build_hinton_variant, build_notebook_mlp
 from labnn.runs import Run, groups

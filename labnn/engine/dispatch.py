@@ -15,15 +15,20 @@ paths' names and versions.
     build_autoencoder                    tensorflow   tf-xla-loop     dense only (4.2x fit vs 2.1x
                                                                       as a graph)
     any other builder                    tensorflow   fit             no fast path measured for it
-    every model                          any other    fit             fast paths are TensorFlow's
+    every model of the report            jax          jax-scan        an epoch is one jitted scan
+                                                                      on the device; runs of one
+                                                                      shape, any seeds, one vmapped
+                                                                      stack (fit leaves a GPU idle)
+    any other builder                    jax          fit             not tested on the scan
+    every model                          torch        fit             no fast path for PyTorch
     every model, LABNN_FAST_PATH=0       any          fit             to compare with Keras's own
 
-Speeds measured on 2 cores (`labnn.engine.tf_loop` and `labnn.engine.tf_stacked` say
-more). A path's numbers are its own: the fast paths draw a new batch order every
-epoch (Keras 3.15's `fit` repeats its first), so a run's store key names its path
-and the path's version. Bump a path's VERSION whenever an edit changes the numbers
-it computes (`tests/test_golden.py` fails until then); an edit that changes none
-(a comment, a rename) re-keys nothing.
+Speeds measured on 2 cores (`labnn.engine.tf_loop`, `labnn.engine.tf_stacked` and
+`labnn.engine.jax_scan` say more). A path's numbers are its own: the fast paths draw a
+new batch order every epoch (Keras 3.15's `fit` repeats its first), so a run's store
+key names its path and the path's version. Bump a path's VERSION whenever an edit
+changes the numbers it computes (`tests/test_golden.py` fails until then); an edit that
+changes none (a comment, a rename) re-keys nothing.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import keras
 import numpy as np
 
 from labnn import training
+from labnn.engine.jax_scan import train_stack as train_scan
 from labnn.engine.tf_backend import intra_op_threads, onednn_on
 from labnn.engine.tf_loop import predict as predict_compiled
 from labnn.engine.tf_loop import train_compiled
@@ -61,14 +67,22 @@ class TrainingPath:
     version: int  # bump when its numbers change (tests/test_golden.py)
     train_models: Callable[..., list[TrainResult]]  # (models, split, **how) -> results
     predict: Callable[[keras.Model, np.ndarray], np.ndarray]  # (model, x) -> outputs
-    stacks: bool = False  # trains several runs of one seed at once
+    stacks: bool = False  # trains several runs at once
+    mixes_seeds: bool = False  # ... of different seeds (each its own weights and batch order)
 
-    def train(self, models: list[keras.Model], data, **how) -> list[TrainResult]:
-        """Train `models` (one, unless the path `stacks`) on `data` (a Split), in place.
-        `how`: epochs, batch_size, seed, and optionally initial_epoch, progress, label."""
+    def train(self, models: list[keras.Model], data, *, seed: int | None = None,
+              seeds: list[int] | None = None, **how) -> list[TrainResult]:  # fmt: skip
+        """Train `models` (one, unless the path `stacks`) on `data` (a Split), in place,
+        model r seeded `seeds[r]` (or all `seed`). `how`: epochs, batch_size, and
+        optionally initial_epoch, progress, label."""
+        seeds = list(seeds) if seeds is not None else [seed] * len(models)
         if len(models) != 1 and not self.stacks:
             raise ValueError(f"the path {self.name} trains one model at a time, got {len(models)}")
-        return self.train_models(models, data, **how)
+        if self.mixes_seeds:
+            return self.train_models(models, data, seeds=seeds, **how)
+        if len(set(seeds)) != 1:
+            raise ValueError(f"the path {self.name} stacks runs of one seed, got {seeds}")
+        return self.train_models(models, data, seed=seeds[0], **how)
 
     @property
     def key(self) -> dict:
@@ -94,7 +108,11 @@ TF_GRAPH_LOOP = TrainingPath(
     "tf-graph-loop", 1, partial(_alone, partial(train_compiled, xla=False)),
     partial(predict_compiled, xla=False),
 )  # fmt: skip
-PATHS = {path.name: path for path in (FIT, TF_STACKED, TF_XLA_LOOP, TF_GRAPH_LOOP)}
+JAX_SCAN = TrainingPath(
+    "jax-scan", 1, train_scan, partial(training.predict, batch_size=1000), stacks=True,
+    mixes_seeds=True,
+)  # fmt: skip
+PATHS = {path.name: path for path in (FIT, TF_STACKED, TF_XLA_LOOP, TF_GRAPH_LOOP, JAX_SCAN)}
 
 
 def _plain_sgd(params: dict) -> bool:
@@ -124,14 +142,21 @@ TENSORFLOW = (
 )
 
 
+# On JAX every model of the report takes the scan (labnn.engine.jax_scan); other builders
+# keep `fit` until a test shows the scan trains them as `fit` does.
+JAX = (build_notebook_mlp, build_hinton_mlp, build_hinton_variant, build_cnn, build_autoencoder)
+
+
 def choose(
     build: Callable[..., keras.Model], params: dict | None = None, *, backend: str | None = None
 ) -> TrainingPath:
     """The path that trains the model `build(**params)` on `backend` (default: the one
     in use), by the table above; `params` left out are the builder's defaults."""
     backend = backend or keras.backend.backend()
-    if backend != "tensorflow" or os.environ.get("LABNN_FAST_PATH") == "0":
+    if os.environ.get("LABNN_FAST_PATH") == "0" or backend not in ("tensorflow", "jax"):
         return FIT
+    if backend == "jax":
+        return JAX_SCAN if build in JAX else FIT
     for builder, when, path in TENSORFLOW:
         if build is builder and when(params or {}):
             return path

@@ -24,6 +24,7 @@ import keras
 import numpy as np
 
 from labnn.data import ALIGNMENT, Split
+from labnn.engine.batches import epoch_order, full_batches
 from labnn.training import ProgressFn, TrainResult, throughput
 from labnn.training import predict as predict_with_keras
 
@@ -39,22 +40,6 @@ def _compiled(model: keras.Model, what: str, xla: bool, make):
     if (what, xla) not in functions:
         functions[what, xla] = make()
     return functions[what, xla]
-
-
-def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
-    """The order of the training examples in `epoch` of a run seeded `seed`: a new
-    permutation every epoch (Keras 3.15's `fit` on TensorFlow repeats its first one)."""
-    return np.random.default_rng([seed, epoch]).permutation(n)
-
-
-def full_batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """`order` as (steps, batch_size) indices of its full batches, and the rest: the
-    last, smaller batch (empty where there is none), trained as `fit` trains it.
-    Padded to full size (as `labnn.engine.tf_stacked.batches` does), its padding rows would
-    enter batch norm's statistics."""
-    full = len(order) // batch_size * batch_size
-    order = order.astype(np.int32)
-    return order[:full].reshape(-1, batch_size), order[full:]
 
 
 def resident(array: np.ndarray):

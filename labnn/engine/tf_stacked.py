@@ -21,7 +21,8 @@ import keras
 import numpy as np
 
 from labnn.data import Split
-from labnn.engine.tf_loop import epoch_order, resident, row_sums_of_squares
+from labnn.engine.batches import epoch_order
+from labnn.engine.tf_loop import resident, row_sums_of_squares
 from labnn.training import ProgressFn, TrainResult, throughput
 
 

@@ -5,8 +5,8 @@ import keras
 import numpy as np
 import pytest
 
-from labnn.compiled import epoch_order
 from labnn.data import Split, holdout, preprocess, subset
+from labnn.engine.batches import epoch_order
 from labnn.models import build_autoencoder, build_cnn, build_hinton_mlp, build_hinton_variant
 
 pytestmark = pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX path")
@@ -40,7 +40,7 @@ def relative_difference(model, reference) -> float:
 
 def check_stack(build, runs, split, *, epochs, batch_size=128, weights_within):
     """Train `runs` ((params, seed) each) as one stack; compare each with `fit` alone."""
-    from labnn.jax_stack import train_stack
+    from labnn.engine.jax_scan import train_stack
 
     models = [build(**params, seed=seed) for params, seed in runs]
     results = train_stack(models, split, epochs=epochs, batch_size=batch_size,
@@ -84,7 +84,7 @@ def test_the_cnn_with_batch_norm_and_adam_trains_as_fit_trains_it(split):
 
 
 def test_runs_of_other_shapes_are_refused():
-    from labnn.jax_stack import stack_problem, train_stack
+    from labnn.engine.jax_scan import stack_problem, train_stack
 
     models = [build_hinton_mlp(seed=0), build_hinton_variant(dropout=0.2, seed=0)]
     assert "architecture" in stack_problem(models)

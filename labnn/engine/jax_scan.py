@@ -13,7 +13,7 @@ that replica's weights, non-trainable state (batch norm's statistics, dropout's 
 generators) and optimizer variables (`stateless_apply`: momentum, schedules, Adam). The L2
 penalty alone is computed here, as factor x sum of squares of each regularized kernel with
 the factor a per-replica argument, because Keras bakes a layer's factor into its regularizer.
-The batch order is `labnn.compiled.epoch_order`, the TensorFlow paths' own, drawn on the host
+The batch order is `labnn.engine.batches.epoch_order`, the TensorFlow paths' own, drawn on the host
 (a few hundred kB per epoch): a run has the same batches on every path.
 """
 
@@ -24,8 +24,8 @@ import time
 import keras
 import numpy as np
 
-from labnn.compiled import epoch_order, full_batches
 from labnn.data import Split
+from labnn.engine.batches import epoch_order, full_batches
 from labnn.training import ProgressFn, TrainResult, throughput
 
 
