@@ -25,10 +25,10 @@ from labnn import engine
 from labnn.data import Mnist, load_mnist, verify_mnist
 from labnn.errors import DataError, SchedulerError
 from labnn.machine import machine
+from labnn.progress import BuildProgress
 from labnn.runs import Run, compute_all, stack_label
 from labnn.scheduler import Scheduler
 from labnn.store import Entry
-from labnn.training import ProgressLine
 from labnn.worker_setup import WorkerSetup
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def run_on_dask(
     *,
     recipe: Callable[[Mnist], object],
     mnist: Mnist,
-    progress: ProgressLine,
+    progress: BuildProgress,
     record: Callable[[int, int, dict, dict, dict], Entry],
 ) -> list[list[Entry]]:
     """Train each unit of runs (runs trained together, `labnn.runs.groups`) as one
@@ -80,7 +80,7 @@ def run_on_dask(
     return entries
 
 
-def call_on_dask(how: Scheduler, what: str, function: Callable, *args, progress: ProgressLine):
+def call_on_dask(how: Scheduler, what: str, function: Callable, *args, progress: BuildProgress):
     """`function(*args)`, which returns (results, arrays), computed on a worker of the
     cluster `how` names; (results, arrays, meta), where meta is the worker's
     environment. For work other than training runs, e.g. where a oneDNN worker
@@ -169,7 +169,7 @@ def _has_bokeh() -> bool:
     return importlib.util.find_spec("bokeh") is not None  # Dask's dashboard needs it
 
 
-def _announce(client: Client, how: Scheduler, what: str, progress: ProgressLine, *more: str):
+def _announce(client: Client, how: Scheduler, what: str, progress: BuildProgress, *more: str):
     workers = client.scheduler_info()["workers"].values()
     threads = sorted({w["nthreads"] for w in workers})
     where = "a local cluster" if how.kind == "local" else how.address
@@ -275,7 +275,7 @@ def _send_epoch(worker, topic: str, label: str, epoch: int, epochs: int, logs: d
     worker.log_event(topic, [label, epoch, epochs, metrics, elapsed])
 
 
-def _show_epoch(progress: ProgressLine, event):
+def _show_epoch(progress: BuildProgress, event):
     """On the client: a worker's epoch, shown as the client shows its own runs'."""
     _, (label, epoch, epochs, logs, elapsed) = event
     progress(label, epoch, epochs, logs, elapsed)

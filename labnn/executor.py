@@ -5,17 +5,16 @@ the store are trained, and the store is written here, by the caller's process.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from functools import partial
 
 from labnn import engine
 from labnn.data import Mnist
 from labnn.datasets import Dataset
+from labnn.progress import BuildProgress
 from labnn.runs import Run, compute_all, groups, stack_label
 from labnn.scheduler import parse_scheduler, resolve
 from labnn.store import Entry, MissingRun, Store
-from labnn.training import ProgressLine
 
 
 def run_all(
@@ -26,7 +25,7 @@ def run_all(
     recipe: Callable[[Mnist], Dataset],
     mnist: Mnist,
     scheduler: str = "auto",
-    progress: ProgressLine | None = None,
+    progress: BuildProgress | None = None,
 ) -> list[Entry]:
     """The stored entry of every run in `runs` (all on `data`), training the missing ones,
     stacked where their path stacks (`labnn.runs.groups`).
@@ -37,7 +36,7 @@ def run_all(
     Raises:
         MissingRun: the store is offline and runs are missing (listing all of them).
     """
-    progress = progress or ProgressLine(quiet=True)
+    progress = progress or BuildProgress(quiet=True)
     specs = [run.spec(data) for run in runs]
     missing = [i for i, spec in enumerate(specs) if store.lookup(spec) is None]
     if store.offline and missing:
@@ -49,13 +48,15 @@ def run_all(
                   onednn=_wants_onednn([runs[unit[0]] for unit in units]))  # fmt: skip
     if how.kind == "none" or not missing:
         return run_here(store, runs, data, progress)
-    from labnn.dask_runs import run_on_dask  # Dask is an optional extra
+    from labnn.dask_runs import run_on_dask  # Dask loads only where runs go to it
 
     done = {}
     with store.claim([specs[i] for i in missing]) as claimed:  # exactly once across builds
         ours = {missing[c] for c in claimed}
         units = [[i for i in unit if i in ours] for unit in units]
         units = [unit for unit in units if unit]
+        for unit in units:
+            _started(progress, store, [runs[i] for i in unit], [specs[i] for i in unit], data)
         if units:
             computed = run_on_dask(
                 how, [[runs[i] for i in unit] for unit in units], data, recipe=recipe,
@@ -71,7 +72,7 @@ def run_all(
     return [done[i] for i in range(len(runs))]
 
 
-def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLine) -> list:
+def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgress) -> list:
     """Each run from the store, or trained in this process (stacked where it can be)
     and stored, in order."""
     specs = [run.spec(data) for run in runs]
@@ -79,31 +80,30 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: ProgressLin
     missing = []
     for i, spec in enumerate(specs):
         if store.lookup(spec) is not None:
-            entries[i] = store.run(spec, _never, on_hit=partial(_note_stored, progress, runs[i]))
+            stored = partial(_note_stored, progress, runs[i], data)
+            entries[i] = store.run(spec, _never, on_hit=stored)
         else:
             missing.append(i)
     if store.offline and missing:
         raise MissingRun([specs[i] for i in missing])
-    eta = _Eta(len(missing))
     for unit in _units(runs, missing):
         with store.claim([specs[i] for i in unit]) as claimed:
             ours = [unit[c] for c in claimed]
             if ours:
-                started = time.perf_counter()
                 together = [runs[i] for i in ours]
-                computed = compute_all(together, data, progress=progress,
-                                       label=stack_label(together) + eta.text())  # fmt: skip
+                _started(progress, store, together, [specs[i] for i in ours], data)
+                computed = compute_all(together, data, progress=progress)
                 for i, (results, arrays) in zip(ours, computed, strict=True):
                     entries[i] = store.record(specs[i], results, arrays, engine.environment())
-                eta.done(len(ours), time.perf_counter() - started)
         for i in unit:  # another build trained these: read what it stored
             if entries[i] is None:
+                stored = partial(_note_stored, progress, runs[i], data)
                 entries[i] = store.run(specs[i], partial(_compute, runs[i], data, progress),
-                                       on_hit=partial(_note_stored, progress, runs[i]))  # fmt: skip
+                                       on_hit=stored)  # fmt: skip
     return entries
 
 
-def _compute(run: Run, data: Dataset, progress: ProgressLine) -> tuple[dict, dict, dict]:
+def _compute(run: Run, data: Dataset, progress: BuildProgress) -> tuple[dict, dict, dict]:
     """`run`'s (results, arrays), trained here, and the backend's metadata."""
     (computed,) = compute_all([run], data, progress=progress)
     return (*computed, engine.environment())
@@ -124,26 +124,17 @@ def _units(runs: list[Run], indices: list[int]) -> list[list[int]]:
     return [[indices[j] for j in group] for group in groups([runs[i] for i in indices])]
 
 
-class _Eta:
-    """Minutes left, from the runs trained so far (labels are not part of a spec)."""
-
-    def __init__(self, total: int):
-        self.total, self.trained, self.seconds = total, 0, 0.0
-
-    def done(self, runs: int, seconds: float):
-        self.trained += runs
-        self.seconds += seconds
-
-    def text(self) -> str:
-        if not self.trained:
-            return ""
-        left = self.seconds / self.trained * (self.total - self.trained)
-        return f", eta {left / 60:.1f} min"
-
-
 def _never():
     raise AssertionError("looked up as stored, then missing")
 
 
-def _note_stored(progress: ProgressLine, run: Run, entry: Entry):
-    progress.note(f"{run.label}: stored ({entry.key[:10]})")
+def _started(progress: BuildProgress, store: Store, runs: list[Run], specs: list[dict], data):
+    """Tell `progress` that `runs` start training together (here or on a worker)."""
+    progress.start(stack_label(runs), experiment=runs[0].experiment,
+                   keys=[store.key(spec) for spec in specs],
+                   samples_per_epoch=len(runs) * len(data.split.x_train))  # fmt: skip
+
+
+def _note_stored(progress: BuildProgress, run: Run, data: Dataset, entry: Entry):
+    progress.stored(experiment=run.experiment, key=entry.key,
+                    samples=run.epochs_to_train * len(data.split.x_train))  # fmt: skip

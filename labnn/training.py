@@ -6,11 +6,9 @@ The only module that calls `fit`.
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TextIO
 
 import keras
 import numpy as np
@@ -154,36 +152,3 @@ class _EpochTimer(keras.callbacks.Callback):
         if self.progress is not None:
             elapsed = time.perf_counter() - self.start
             self.progress(self.label, epoch + 1, self.epochs, dict(logs or {}), elapsed)
-
-
-class ProgressLine:
-    """Progress on a stream: a live line per run on a terminal, one line per
-    finished run otherwise, nothing when quiet."""
-
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False):
-        self.stream = stream if stream is not None else sys.stderr
-        self.quiet = quiet
-        self.live = not quiet and hasattr(self.stream, "isatty") and self.stream.isatty()
-
-    def __call__(self, label: str, epoch: int, epochs: int, logs: dict, elapsed: float):
-        if self.quiet or not (self.live or epoch == epochs):
-            return
-        eta = elapsed / epoch * (epochs - epoch)
-        metrics = " ".join(
-            f"{k} {logs[k]:.4f}" for k in ("loss", "val_loss", "val_accuracy") if k in logs
-        )
-        line = f"{label} epoch {epoch}/{epochs} {metrics} {_clock(elapsed)} eta {_clock(eta)}"
-        end = "\n" if epoch == epochs else ""
-        self.stream.write(("\r\x1b[K" if self.live else "") + line + end)
-        self.stream.flush()
-
-    def note(self, text: str):
-        """A line of its own (which experiment starts, which run comes from the store)."""
-        if not self.quiet:  # over a live line, which the next epoch redraws
-            self.stream.write(("\r\x1b[K" if self.live else "") + text + "\n")
-            self.stream.flush()
-
-
-def _clock(seconds: float) -> str:
-    minutes, secs = divmod(int(round(seconds)), 60)
-    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from labnn.data import Mnist
 from labnn.profiles import Profile
+from labnn.progress import BuildProgress
 from labnn.store import Store
-from labnn.training import ProgressLine
 from report.benchmarks import read_benchmarks
 from report.config import ReportConfig
 from report.context import build_context
@@ -24,7 +24,7 @@ def build(
     only: list[str],
     out: Path,
     pdf: bool = True,
-    progress: ProgressLine,
+    progress: BuildProgress,
     benchmarks: Path = Path(".benchmarks"),
     scheduler: str = "auto",
 ) -> list[Path]:

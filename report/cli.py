@@ -195,18 +195,21 @@ def cmd_build(args) -> int:
                           "report.html and report.pdf (it is created if missing)")  # fmt: skip
 
     only = _only(args.only)  # loads Keras: the sections are the experiments' modules
+    from labnn.progress import BuildProgress
     from labnn.store import Store
-    from labnn.training import ProgressLine
     from report.build import build
 
-    progress = ProgressLine(quiet=args.quiet)
+    progress = BuildProgress(quiet=args.quiet)
     started = time.perf_counter()
     data = _data(args)
     store = Store(root, force=args.force)
     progress.note(f"profile {profile.name}, data {data.source}, store {store.root}")
-    written = build(profile=profile, data=data, store=store, config=config, only=only,
-                    out=args.out, pdf=not args.no_pdf, progress=progress,
-                    benchmarks=args.benchmarks, scheduler=scheduler)  # fmt: skip
+    try:
+        written = build(profile=profile, data=data, store=store, config=config, only=only,
+                        out=args.out, pdf=not args.no_pdf, progress=progress,
+                        benchmarks=args.benchmarks, scheduler=scheduler)  # fmt: skip
+    finally:
+        progress.close()  # the live line ends; what follows are lines of their own
     progress.note(f"trained {store.computed} run(s), reused {store.reused} from the store, "
                   f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
     if not config.configured:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from labnn.data import Mnist
 from labnn.experiments import q1, q2a, q2b, q2c, q2d, q2e, q3, q4a, q4b, q4c, q4d
+from labnn.plan import planned_work
 from labnn.profiles import Profile
+from labnn.progress import BuildProgress
 from labnn.store import MissingRun, Store
-from labnn.training import ProgressLine
 
 # The report's sections, in the assignment's order.
 SECTIONS = {
@@ -41,17 +42,19 @@ def parse_only(text: str | None) -> list[str]:
 
 
 def run_sections(
-    profile: Profile, data: Mnist, store: Store, *, only: list[str], progress: ProgressLine,
+    profile: Profile, data: Mnist, store: Store, *, only: list[str], progress: BuildProgress,
     scheduler: str = "auto",
 ) -> dict[str, SectionResult]:  # fmt: skip
     """Every section's result: run (training what is missing, where `scheduler` says)
     for those in `only`, read from the store for the others, which are 'not run' when
     missing there."""
     offline = Store(store.root, offline=True)
+    progress.plan(planned_work(profile, only))
     results = {}
     for name, module in SECTIONS.items():
         selected = name in only
         if selected:
+            progress.start_section(name)
             progress.note(f"[{name}] running")
         started = time.perf_counter()
         try:
@@ -74,7 +77,7 @@ def explain(profile: Profile, data: Mnist, store: Store) -> dict[str, list[str]]
     report = {}
     for name, module in SECTIONS.items():
         try:
-            module.run(profile, data, offline, progress=ProgressLine(quiet=True))
+            module.run(profile, data, offline, progress=BuildProgress(quiet=True))
             report[name] = ["stored"]
         except MissingRun as missing:
             reasons = [offline.explain(spec) for spec in missing.specs]

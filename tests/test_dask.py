@@ -21,9 +21,9 @@ from labnn.datasets import dataset  # noqa: E402
 from labnn.errors import DataError, SchedulerError  # noqa: E402
 from labnn.experiments import q2d  # noqa: E402
 from labnn.profiles import QUICK, override  # noqa: E402
+from labnn.progress import BuildProgress  # noqa: E402
 from labnn.scheduler import ONEDNN, parse_scheduler, resolve  # noqa: E402
 from labnn.store import Store  # noqa: E402
-from labnn.training import ProgressLine  # noqa: E402
 from report.cli import main  # noqa: E402
 from tests.conftest import REPO  # noqa: E402
 
@@ -150,7 +150,7 @@ def test_a_call_whose_worker_dies_is_rerun_with_its_arguments(cluster_without_da
     (results, _, meta), victim = _killing_a_busy_worker(
         cluster_without_data,
         lambda: call_on_dask(how, "a slow sum", slow_sum, array, 8.0,
-                             progress=ProgressLine(quiet=True)),
+                             progress=BuildProgress(quiet=True)),
         store=None, timeout=300,
     )  # fmt: skip
 
@@ -343,7 +343,7 @@ def test_the_cnn_trains_on_a_onednn_worker_and_matches_the_run_trained_here(
     assert shown.epochs[-1][2]["val_accuracy"] == worker.results["history"]["val_accuracy"][-1]
 
 
-class EpochsShown(ProgressLine):
+class EpochsShown(BuildProgress):
     """A quiet progress line that remembers each epoch it was given."""
 
     def __init__(self):
@@ -364,7 +364,7 @@ def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, qui
     ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store, scheduler="none")
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     how = resolve(parse_scheduler("local:1"), runs=1, samples=0, onednn=True)
-    quiet = ProgressLine(quiet=True)
+    quiet = BuildProgress(quiet=True)
     results, arrays, meta = call_on_dask(how, "q4 noise", q4.evaluate_stored, profile, ae_entry,
                                          cnn_entry, *test, progress=quiet)  # fmt: skip
 

@@ -206,3 +206,19 @@ def test_pdf_fetches_nothing_outside_the_build(tmp_path, caplog):
     assert any("file:///etc/hostname" in m for m in refused)
     assert any("http://127.0.0.1:9/a.png" in m for m in refused)
     assert not any("data:" in m for m in refused)
+
+
+def test_the_builds_plan_is_what_the_quick_build_trained(first_build, quick_store, mnist):
+    """Every planned run was found in the store (the first build trained them), and no
+    planned sample is left but the retrain's: 2e plans its longest candidate."""
+    import io
+
+    from labnn.profiles import QUICK
+    from labnn.progress import BuildProgress
+    from report.pipeline import SECTIONS, run_sections
+
+    progress = BuildProgress(io.StringIO())
+    run_sections(QUICK, mnist, quick_store, only=list(SECTIONS), progress=progress)
+    assert progress.runs_total > 20 and progress.runs_done == progress.runs_total
+    slack = QUICK.variant_replicates * QUICK.variant_longer_epochs * (QUICK.n_train or 60000)
+    assert 0 <= progress.samples_left <= slack

@@ -106,11 +106,11 @@ CHILD = textwrap.dedent(
     from labnn.experiments import q2d
     from labnn.profiles import QUICK, override
     from labnn.store import Store
-    from labnn.training import ProgressLine
+    from labnn.progress import BuildProgress
 
     kill_after = int(sys.argv[2])
 
-    class Killer(ProgressLine):
+    class Killer(BuildProgress):
         finished = 0
         def __call__(self, label, epoch, epochs, logs, elapsed):
             if epoch == epochs:

@@ -6,7 +6,8 @@ import pytest
 
 from labnn.data import holdout, preprocess
 from labnn.models import build_notebook_mlp
-from labnn.training import ProgressLine, throughput, train
+from labnn.progress import BuildProgress
+from labnn.training import throughput, train
 
 
 @pytest.fixture(scope="module")
@@ -42,14 +43,14 @@ def test_throughput_leaves_out_the_first_epoch():
 
 def test_progress_writes_one_line_per_run_when_not_a_terminal(split):
     stream = io.StringIO()
-    run_once(split, 1, progress=ProgressLine(stream), label="demo")
+    run_once(split, 1, progress=BuildProgress(stream), label="demo")
     lines = stream.getvalue().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("demo epoch 2/2")
+    assert len(lines) == 1 and "| demo epoch 2/2" in lines[0]
 
 
 def test_quiet_progress_writes_nothing(split):
     stream = io.StringIO()
-    run_once(split, 1, progress=ProgressLine(stream, quiet=True), label="demo")
+    run_once(split, 1, progress=BuildProgress(stream, quiet=True), label="demo")
     assert stream.getvalue() == ""
 
 

@@ -9,14 +9,14 @@ import keras
 
 from labnn.datasets import Dataset
 from labnn.executor import run_here
+from labnn.progress import BuildProgress
 from labnn.runs import Run, kept_weights
 from labnn.store import Entry, Store
-from labnn.training import ProgressLine
 
 
-def train_run(store: Store, run: Run, data: Dataset, *, progress: ProgressLine | None = None):
+def train_run(store: Store, run: Run, data: Dataset, *, progress: BuildProgress | None = None):
     """One training run, from the store when it is there, else trained and stored."""
-    return run_here(store, [run], data, progress or ProgressLine(quiet=True))[0]
+    return run_here(store, [run], data, progress or BuildProgress(quiet=True))[0]
 
 
 def restore(entry: Entry, build: Callable[..., keras.Model]) -> keras.Model:

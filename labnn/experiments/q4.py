@@ -13,10 +13,10 @@ from labnn.experiments import q3
 from labnn.experiments.common import restore, train_run
 from labnn.models import build_autoencoder, build_cnn
 from labnn.profiles import Profile
+from labnn.progress import BuildProgress
 from labnn.runs import Run
 from labnn.scheduler import Scheduler, parse_scheduler, resolve
 from labnn.store import Entry, Store
-from labnn.training import ProgressLine
 
 GRID_DIGITS = 4  # test digits shown in the noise grid (in the evaluation's key)
 
@@ -107,7 +107,7 @@ def noise_evaluation(
         from labnn.dask_runs import call_on_dask  # Dask is an optional extra
 
         return call_on_dask(where, what, evaluate_stored, profile, ae_entry, cnn_entry, *test,
-                            progress=progress or ProgressLine(quiet=True))  # fmt: skip
+                            progress=progress or BuildProgress(quiet=True))  # fmt: skip
 
     return store.run(spec, compute)
 
