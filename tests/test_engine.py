@@ -9,7 +9,7 @@ import pytest
 
 from labnn import engine
 from labnn.data import RECIPE_VERSION, holdout, preprocess
-from labnn.engine import FIT, TF_GRAPH_LOOP, TF_STACKED, TF_XLA_LOOP, choose
+from labnn.engine import FIT, JAX_SCAN, TF_GRAPH_LOOP, TF_STACKED, TF_XLA_LOOP, choose
 from labnn.experiments import q3
 from labnn.models import (
     build_autoencoder,
@@ -27,7 +27,7 @@ tensorflow_only = pytest.mark.skipif(
 
 
 def test_every_path_has_its_own_name_and_a_version():
-    assert list(engine.PATHS) == ["fit", "tf-stacked", "tf-xla-loop", "tf-graph-loop"]
+    assert list(engine.PATHS) == ["fit", "tf-stacked", "tf-xla-loop", "tf-graph-loop", "jax-scan"]
     assert all(isinstance(path.version, int) and path.version >= 1
                for path in engine.PATHS.values())  # fmt: skip
 
@@ -48,7 +48,8 @@ def test_every_path_has_its_own_name_and_a_version():
 )
 def test_the_table_sends_each_model_to_its_path(build, params, path):
     assert choose(build, params) is path
-    assert choose(build, params, backend="jax") is FIT
+    assert choose(build, params, backend="jax") is JAX_SCAN
+    assert choose(build, params, backend="torch") is FIT
 
 
 @tensorflow_only
@@ -57,6 +58,7 @@ def test_a_model_without_a_row_trains_through_fit():
         return build_notebook_mlp(seed=seed)
 
     assert choose(build_other) is FIT
+    assert choose(build_other, backend="jax") is FIT
 
 
 def test_the_switch_sends_every_model_through_fit(monkeypatch):

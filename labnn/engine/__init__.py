@@ -7,6 +7,7 @@ Knows nothing of runs, stores, Dask or questions. Everything outside the engine
 
 from labnn.engine.dispatch import (
     FIT,
+    JAX_SCAN,
     PATHS,
     TF_GRAPH_LOOP,
     TF_STACKED,
@@ -19,5 +20,5 @@ from labnn.engine.dispatch import (
 from labnn.engine.tf_backend import onednn_for_workers
 from labnn.engine.tf_loop import convolutional
 
-__all__ = ["FIT", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "TrainingPath",
+__all__ = ["FIT", "JAX_SCAN", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "TrainingPath",
            "choose", "convolutional", "environment", "onednn_for_workers", "versions"]  # fmt: skip
