@@ -188,4 +188,27 @@ def environment() -> dict:
         "backend_version": getattr(sys.modules.get(backend), "__version__", "unknown"),
         "onednn": onednn_on(),
         "threads": intra_op_threads(),
+        "device": device(),
     }
+
+
+def device() -> str:
+    """What the backend computes on: 'cpu', or the accelerator's kind (e.g. 'NVIDIA
+    H200') where JAX or TensorFlow sees one."""
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        first = jax.devices()[0]
+        return "cpu" if first.platform == "cpu" else first.device_kind
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return details.get("device_name", "gpu") if gpus else "cpu"
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
+    return "cpu"
