@@ -57,10 +57,13 @@ def sweep_runs(mnist, store, scheduler):
     return q2d.sweep(QUICK, dataset(QUICK, mnist), store, data=mnist, scheduler=scheduler)
 
 
-def test_local_cluster_sweep_stores_what_the_sequential_path_stores(mnist, quick_store, tmp_path):
+def test_a_cluster_sweep_stores_what_the_sequential_path_stores(
+    mnist, quick_store, tmp_path, cluster_without_data
+):
     sequential = sweep_runs(mnist, quick_store, "none")
     store = Store(tmp_path)
-    on_dask = sweep_runs(mnist, store, "local:2")
+    # the module's cluster: starting local ones is the CLI tests' business (ctrl-c, oneDNN)
+    on_dask = sweep_runs(mnist, store, cluster_without_data.scheduler_address)
 
     assert store.computed == len(sequential) == len(QUICK.sweep_factors) * 2
     assert [e.key for e in on_dask] == [e.key for e in sequential]
