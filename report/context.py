@@ -32,8 +32,10 @@ ITEMS = {
     "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-thresholds")],
     "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
     "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
-    "appendix": [("table", "tab-profile"), ("table", "tab-environment"),
-                 ("table", "tab-benchmarks"), ("table", "tab-provenance")],
+    "appendix": [("table", "tab-profile"), ("table", "tab-environment")],
+    # The HTML alone shows these (the PDF carries them as provenance.json): numbered last,
+    # so the PDF's numbers run without a hole.
+    "provenance": [("table", "tab-provenance"), ("table", "tab-benchmarks")],
 }  # fmt: skip
 LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
 # A train-minus-validation accuracy gap above this counts as starting to over-fit.
@@ -75,11 +77,13 @@ def build_context(
     profile: Profile,
     config: ReportConfig,
     fingerprint: str,
-    data_source: str,
     benchmarks: dict | None = None,
 ) -> dict:
-    """Everything the templates may show, every number wrapped with its source."""
-    done = {name for name, s in sections.items() if s.status == "done"} | {"appendix"}
+    """Everything the templates may show, every number wrapped with its source.
+
+    No path of the build machine goes in: the report is handed in, the machine is not."""
+    done = {name for name, s in sections.items() if s.status == "done"}
+    done |= {"appendix", "provenance"}
     numbering = Numbering(done, frozenset() if benchmarks else {"tab-benchmarks"})
     svg = {}
     s = {}
@@ -100,7 +104,6 @@ def build_context(
         "numbering": numbering,
         "env": environment(),
         "fingerprint": fingerprint,
-        "data_source": data_source,
         "provenance": wrap(_provenance(sections), "provenance"),
         "hinton": wrap(
             {"accuracy": answers.HINTON_ACCURACY, "error": answers.HINTON_TEST_ERROR},
@@ -120,8 +123,12 @@ def _profile_view(profile: Profile) -> dict:
     differs = [name for name, value in fields if name != "name" and getattr(FULL, name) != value]
     rows = [{"key": name, "value": _show(value), "assignment": _show(getattr(FULL, name)),
              "changed": name in differs} for name, value in fields if name != "name"]  # fmt: skip
+    # Two settings per table row, read down the left column first: half the height, so the
+    # appendix fits one page.
+    half = (len(rows) + 1) // 2
+    pairs = list(zip(rows[:half], rows[half:] + [None] * (2 * half - len(rows)), strict=True))
     return {"name": profile.name, "is_assignment": not differs, "rows": rows,
-            "changed": differs}  # fmt: skip
+            "pairs": pairs, "changed": differs}  # fmt: skip
 
 
 def _show(value) -> str:
@@ -248,3 +255,35 @@ def _equation(latex: str, name: str) -> str:
     svg = figures.formula(latex, name=name)
     return re.sub(r"(<svg[^>]*>)", lambda m: f"{m.group(1)}<title>{escape(latex)}</title>",
                   svg, count=1)  # fmt: skip
+
+
+def provenance_record(
+    *,
+    sections: dict[str, SectionResult],
+    profile: Profile,
+    fingerprint: str,
+    env: dict,
+    benchmarks: dict | None,
+) -> dict:
+    """The evidence behind the report as plain data, for provenance.json: every stored
+    run (key, seed, wall time), the data's fingerprint, the software and machine, every
+    profile setting beside the assignment's, and the latest benchmark run."""
+    settings = dataclasses.asdict(profile)
+    assignment = dataclasses.asdict(FULL)
+    return {
+        "profile": profile.name,
+        "settings": settings,
+        "differs_from_assignment": {
+            k: {"this_report": v, "assignment": assignment[k]}
+            for k, v in settings.items()
+            if k != "name" and v != assignment[k]
+        },  # fmt: skip
+        "data": {
+            "dataset": "MNIST",
+            "fingerprint": fingerprint,
+            "verified": "every file against its published SHA-256",
+        },  # fmt: skip
+        "environment": env,
+        "runs": [{**row, "data_fingerprint": fingerprint} for row in _provenance(sections)],
+        "benchmarks": benchmarks,
+    }

@@ -1,13 +1,16 @@
 """`python -m report`: the quick profile end to end, and the CLI's contract."""
 
+import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from report.cli import main
 from report.render import write_pdf
+from tests.conftest import REPO
 
 SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "Question 3", "4a.", "4b.", "4c.",
                   "4d.", "Appendix"]  # fmt: skip
@@ -64,6 +67,95 @@ def test_author_name_holding_html_is_shown_as_text(first_build):
     html = (out / "report.html").read_text()
     assert "&lt;b&gt;Ada&lt;/b&gt; &amp; Co" in html
     assert "<b>Ada</b>" not in html
+
+
+def _pdf_text(path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def _bookmark_pages(path) -> dict[str, int]:
+    """Each bookmark's title and the (0-based) page it points to."""
+    reader = PdfReader(path)
+    pages = {}
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                pages[item.title] = reader.get_destination_page_number(item)
+
+    walk(reader.outline)
+    return pages
+
+
+def test_report_holds_no_path_of_the_build_machine(first_build, data_dir, quick_store):
+    _, out = first_build
+    attached = PdfReader(out / "report.pdf").attachments["provenance.json"][0].decode()
+    documents = {"report.html": (out / "report.html").read_text(),
+                 "report.pdf": "\n".join(_pdf_text(out / "report.pdf")),
+                 "provenance.json": (out / "provenance.json").read_text(),
+                 "provenance.json attached": attached}  # fmt: skip
+    machine = [data_dir.resolve(), quick_store.root.resolve(), out.resolve(), REPO, Path.home()]
+    for name, document in documents.items():
+        for path in machine:
+            assert str(path) not in document, f"{name} shows the build machine's {path}"
+
+
+def test_pdf_appendix_is_one_page_at_the_end(first_build):
+    _, out = first_build
+    pages = _bookmark_pages(out / "report.pdf")
+    appendix = next(page for title, page in pages.items() if title.startswith("Appendix"))
+    assert appendix == len(PdfReader(out / "report.pdf").pages) - 1
+
+
+def test_pdf_carries_the_provenance_json_written_beside_it(first_build):
+    _, out = first_build
+    attached = PdfReader(out / "report.pdf").attachments["provenance.json"][0]
+    record = json.loads(attached)
+    assert record == json.loads((out / "provenance.json").read_text())
+    assert record["profile"] == "quick" and record["differs_from_assignment"]
+    assert record["runs"] and all(
+        run["key"] and run["data_fingerprint"] == record["data"]["fingerprint"]
+        for run in record["runs"]
+    )
+    assert record["environment"]["keras"].startswith("3.")
+
+
+def test_html_keeps_every_stored_run_the_pdf_leaves_out(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    pdf = "".join(_pdf_text(out / "report.pdf"))
+    keys = [run["key"] for run in json.loads((out / "provenance.json").read_text())["runs"]]
+    assert all(key in html for key in keys)
+    assert not any(key in pdf for key in keys)
+
+
+def test_build_without_authors_warns_and_marks_every_pdf_page_draft(
+    first_build, data_dir, quick_store, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # no ./report.toml here
+    out = tmp_path / "draft"
+    capsys.readouterr()
+    code = main(["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                 str(quick_store.root), "--out", str(out), "-q"])  # fmt: skip
+    assert code == 0
+    assert "warning: no report.toml" in capsys.readouterr().err
+    pages = _pdf_text(out / "report.pdf")
+    assert all("DRAFT" in page for page in pages), [
+        i for i, p in enumerate(pages) if "DRAFT" not in p
+    ]
+    assert 'class="draft-banner' in (out / "report.html").read_text()
+
+
+def test_build_with_authors_has_no_draft_mark_nor_warning(first_build, built, capsys):
+    _, out = first_build
+    assert not any("DRAFT" in page for page in _pdf_text(out / "report.pdf"))
+    assert 'class="draft-banner' not in (out / "report.html").read_text()
+    _, args = built
+    capsys.readouterr()
+    assert main([a for a in args if a != "-q"] + ["--no-pdf", "--out", str(out / "again")]) == 0
+    assert "warning" not in capsys.readouterr().err
 
 
 class _Prose(HTMLParser):
