@@ -4,10 +4,9 @@ numbered figures, tables and equations."""
 from __future__ import annotations
 
 import dataclasses
-import re
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from labnn import answers, figures
 from labnn.profiles import FULL, Profile
@@ -252,9 +251,7 @@ def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None]:
 
 def _equation(latex: str, name: str) -> str:
     """A formula as SVG whose <title> keeps the LaTeX source, for readers and search."""
-    svg = figures.formula(latex, name=name)
-    return re.sub(r"(<svg[^>]*>)", lambda m: f"{m.group(1)}<title>{escape(latex)}</title>",
-                  svg, count=1)  # fmt: skip
+    return figures.formula(latex, name=name)
 
 
 def provenance_record(

@@ -8,9 +8,9 @@ each figure and a test can check that no number was typed into the prose.
 
 from __future__ import annotations
 
-import math
-
 from markupsafe import Markup, escape
+
+from labnn.figures import scientific
 
 
 class Num:
@@ -109,14 +109,9 @@ def sci(value: Num, digits: int = 3) -> Markup:
     v = float(value)
     if v == 0:
         return _span(value, "0")
-    exponent = math.floor(math.log10(abs(v)))
-    mantissa = float(f"{v / 10**exponent:.{digits}g}")
-    text = (
-        f"{mantissa:g}\u202f×\u202f10<sup>{exponent}</sup>"
-        if mantissa != 1
-        else (f"10<sup>{exponent}</sup>")
-    )
-    return _span(value, Markup(text))
+    mantissa, exponent = scientific(v, digits)  # the figures' rule too
+    power = f"10<sup>{exponent}</sup>"
+    return _span(value, Markup(power if mantissa is None else f"{mantissa:g}\u202f×\u202f{power}"))
 
 
 def thousands(value: Num) -> Markup:

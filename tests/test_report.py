@@ -8,8 +8,11 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
+from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
+from labnn.figures import sci_text
 from report.cli import main
 from report.render import write_pdf
+from report.values import Num, sci
 from tests.conftest import REPO
 
 SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "Question 3", "4a.", "4b.", "4c.",
@@ -156,6 +159,36 @@ def test_build_with_authors_has_no_draft_mark_nor_warning(first_build, built, ca
     capsys.readouterr()
     assert main([a for a in args if a != "-q"] + ["--no-pdf", "--out", str(out / "again")]) == 0
     assert "warning" not in capsys.readouterr().err
+
+
+def _structure(node):
+    """Every element of a PDF's structure tree, depth first."""
+    node = node.get_object()
+    yield node
+    kids = node.get("/K")
+    for kid in kids if isinstance(kids, list) else [kids]:
+        if hasattr(kid, "get_object") and hasattr(kid.get_object(), "get"):
+            yield from _structure(kid)
+
+
+def test_pdf_is_tagged_with_alt_text_for_every_figure_and_equation(first_build):
+    _, out = first_build
+    root = PdfReader(out / "report.pdf").trailer["/Root"]
+    # What pdfinfo reports as "Tagged: yes": marked content and a structure tree.
+    assert bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root
+    figures = [e for e in _structure(root["/StructTreeRoot"]) if e.get("/S") == "/Figure"]
+    alts = [str(e.get("/Alt", "")) for e in figures]
+    svgs = (out / "report.html").read_text().count("<svg")
+    assert len(alts) == svgs and all(len(alt) > 20 for alt in alts), alts
+    assert CROSS_ENTROPY_LATEX in alts and BINARY_CROSS_ENTROPY_LATEX in alts
+
+
+@pytest.mark.parametrize("value, text", [(0.000178, "1.78\u202f×\u202f10⁻⁴"), (1e-6, "10⁻⁶"),
+                                         (3.16227e-5, "3.16\u202f×\u202f10⁻⁵")])  # fmt: skip
+def test_figures_and_prose_write_scientific_numbers_by_one_rule(value, text):
+    assert sci_text(value) == text
+    prose = re.sub(r"<[^>]+>", "", str(sci(Num(value, "x"))))
+    assert prose.replace("⁻", "-") == text.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
 
 
 class _Prose(HTMLParser):
