@@ -155,13 +155,20 @@ def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
 
 def _derived(name: str, r: dict) -> dict:
     """Small differences the prose states, computed here so templates do no arithmetic."""
+    if name == "q2a":
+        weights = [layer for layer in r["layers"] if layer["params"] > 0]
+        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1}
     if name == "q2c":
         gap = r["final_accuracy"] - r["final_val_accuracy"]
-        return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP}
+        later = r["epoch_seconds"][1:]
+        return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP,
+                "first_epoch_s": r["epoch_seconds"][0],
+                "later_epoch_s": sum(later) / len(later) if later else None}  # fmt: skip
     if name == "q2d":
         spread = r["summary"]["per_factor"]
         range_of_means = max(x["mean"] for x in spread) - min(x["mean"] for x in spread)
         return {
+            "runs": len(r["runs"]),
             "range_of_means": range_of_means,
             # The factor matters when its effect exceeds two replicate standard deviations.
             "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],

@@ -101,7 +101,8 @@ def pp(value: Num, digits: int = 2, signed: bool = True) -> Markup:
     """A difference of fractions in percentage points: 0.0021 -> +0.21 pp (or 0.21 pp
     unsigned, for spreads and ranges)."""
     sign = "+" if signed else ""
-    return _span(value, f"{float(value) * 100:{sign}.{digits}f}\u202fpp")
+    text = f"{float(value) * 100:{sign}.{digits}f}".replace("-", "\u2212")  # a real minus
+    return _span(value, f"{text}\u202fpp")
 
 
 def sci(value: Num, digits: int = 3) -> Markup:
@@ -120,8 +121,12 @@ def thousands(value: Num) -> Markup:
 
 
 def seconds(value: Num) -> Markup:
-    """A duration: 75 -> 1 min 15 s; 4.2 -> 4.2 s."""
+    """A duration: 75 -> 1 min 15 s; 4.2 -> 4.2 s; 0.076 -> 76 ms (two digits, so that a
+    rate quoted beside it reconciles)."""
     v = float(value)
+    if v < 1:
+        ms = v * 1000
+        return _span(value, f"{ms:.{0 if ms >= 10 else 1}f}\u202fms")
     if v < 60:
         return _span(value, f"{v:.1f}\u202fs")
     minutes, secs = divmod(round(v), 60)

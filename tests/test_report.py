@@ -191,6 +191,86 @@ def test_figures_and_prose_write_scientific_numbers_by_one_rule(value, text):
     assert prose.replace("⁻", "-") == text.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
 
 
+def _sections(html: str) -> dict[str, str]:
+    """The HTML of each question section, from its heading to the next heading."""
+    parts = re.split(r'<h[12] id="([\w-]+)"', html[html.index("<body") :])
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _sentences(html: str) -> list[str]:
+    """The HTML of every paragraph and list item: where sentences are."""
+    return re.findall(r"<(?:p|li)\b[^>]*>(.*?)</(?:p|li)>", html, flags=re.S)
+
+
+def test_each_section_states_only_its_own_results(first_build):
+    _, out = first_build
+    # Question 3 says how many pixels a dense layer sees, a fact of 2a's data.
+    allowed = {"q2a/input_size"}
+    for section, html in _sections((out / "report.html").read_text()).items():
+        if not re.fullmatch(r"q\d\w?", section):
+            continue
+        sources = set(re.findall(r'data-src="([^"]+)"', html)) - allowed
+        foreign = {s for s in sources if s.split("/")[0] not in (section, "answers")}
+        assert not foreign, f"{section} repeats results of other sections: {sorted(foreign)}"
+
+
+def test_no_sentence_pastes_a_table_cell(first_build):
+    _, out = first_build
+    for sentence in _sentences((out / "report.html").read_text()):
+        for pasted in re.findall(r'<span class="v t">(.*?)</span>', sentence):
+            assert len(pasted.split()) <= 2, f"a table cell pasted into prose: {pasted!r}"
+
+
+def test_pdf_prose_has_no_build_words(first_build):
+    _, out = first_build
+    text = " ".join(_pdf_text(out / "report.pdf"))
+    for word in ["Dask", "data-src", "store key", "tox -e", "single-threaded", "Run `"]:
+        assert word not in text, f"the PDF talks about the build: {word!r}"
+
+
+def test_percentage_points_are_defined_once_at_first_use(first_build):
+    _, out = first_build
+    text = re.sub(r"\s+", " ", " ".join(_pdf_text(out / "report.pdf")))
+    first_use = re.search(r"\d\s?pp\b", text).start()
+    assert text.count("percentage points") == 1
+    assert first_use < text.index("percentage points") < first_use + 80
+
+
+def test_differences_in_sentences_are_unsigned_with_a_direction_word(first_build):
+    _, out = first_build
+    for sentence in _sentences((out / "report.html").read_text()):
+        assert not re.search(r">[+\u2212-]\d[\d.]*\u202fpp<", sentence), sentence
+
+
+def _shown(html: str, source: str) -> str:
+    return re.search(rf'data-src="{re.escape(source)}">([^<]+)<', html).group(1)
+
+
+def test_training_rate_in_2c_reconciles_with_the_time_beside_it(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    images = int(_shown(html, "q2c/train_size").replace(",", ""))
+    rate = int(_shown(html, "q2c/samples_per_second").replace(",", ""))
+    value, unit = _shown(html, "q2c/derived/later_epoch_s").split("\u202f")
+    epoch = float(value) / (1000 if unit == "ms" else 1)
+    assert images / epoch == pytest.approx(rate, rel=0.06)  # the printed epoch time is rounded
+
+
+def test_2a_counts_the_layers_with_weights_from_the_model(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    assert _shown(html, "q2a/derived/weight_layers") == "3"
+    assert _shown(html, "q2a/derived/hidden_layers") == "2"
+
+
+def test_tables_leave_no_cell_empty_and_4b_does_not_repeat_4c(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    facts = re.search(r'id="tab-q1-facts".*?</table>', sections["q1"], flags=re.S).group(0)
+    assert not re.search(r"<td[^>]*>\s*</td>", facts)
+    assert "q4b/denoising/gains" not in sections["q4b"]
+
+
 class _Prose(HTMLParser):
     """Text outside traced values (.v), numbering (.n), math, code and SVG."""
 
