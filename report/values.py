@@ -87,9 +87,8 @@ def num(value: Num, digits: int | None = None) -> Markup:
     """A number as is: integers with thousands separators, floats with `digits` decimals
     (4 when not given)."""
     v = value.value if isinstance(value, Num) else value
-    if isinstance(v, int):
-        return _span(value, f"{v:,}")
-    return _span(value, f"{v:.{4 if digits is None else digits}f}")
+    text = f"{v:,}" if isinstance(v, int) else f"{v:.{4 if digits is None else digits}f}"
+    return _span(value, text.replace("-", "\u2212"))  # a real minus, as in pp
 
 
 def pct(value: Num, digits: int = 2) -> Markup:
