@@ -120,7 +120,9 @@ def _plain(result: dict) -> dict:
 def _profile_view(profile: Profile) -> dict:
     fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)]
     differs = [name for name, value in fields if name != "name" and getattr(FULL, name) != value]
-    rows = [{"key": name, "value": _show(value), "assignment": _show(getattr(FULL, name)),
+    sci = {"sweep_factors"}
+    rows = [{"key": name, "value": _show(value, scientific=name in sci),
+             "assignment": _show(getattr(FULL, name), scientific=name in sci),
              "changed": name in differs} for name, value in fields if name != "name"]  # fmt: skip
     # Two settings per table row, read down the left column first: half the height, so the
     # appendix fits one page.
@@ -130,12 +132,16 @@ def _profile_view(profile: Profile) -> dict:
             "pairs": pairs, "changed": differs}  # fmt: skip
 
 
-def _show(value) -> str:
+def _show(value, *, scientific: bool = False) -> str:
+    """A setting as the appendix prints it; `scientific` for the weight-decay factors, which
+    the prose and figures write as 3.16 × 10⁻⁵."""
     if value is None:
         return "all"
     if isinstance(value, tuple):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return ", ".join(_show(v, scientific=scientific) for v in value)
+    if isinstance(value, float):
+        return figures.sci_text(value) if scientific else f"{value:g}"
+    return str(value)
 
 
 def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
