@@ -145,18 +145,23 @@ def _show(value, *, scientific: bool = False) -> str:
 
 
 def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
-    rows = []
+    """One row per stored entry, naming every section that uses it (2e reuses 2d's runs as
+    its baseline; 4b and 4c share one noise evaluation)."""
+    rows: dict[str, dict] = {}
     for name, section in sections.items():
         if section.status != "done":
             continue
         result = section.result
-        for run in result.get("runs", []) + result.get("provenance", []):
-            if isinstance(run, dict) and "key" in run and "experiment" in run:
-                rows.append({"section": name, **run})
+        entries = [run for run in result.get("runs", []) + result.get("provenance", [])
+                   if isinstance(run, dict) and "key" in run and "experiment" in run]  # fmt: skip
         if "key" in result and isinstance(result["key"], str):
-            rows.append({"section": name, "key": result["key"], "experiment": "evaluation",
-                         "seed": None, "wall_time_s": None, "created": None})  # fmt: skip
-    return rows
+            entries.append({"key": result["key"], "experiment": "evaluation", "seed": None,
+                            "wall_time_s": None, "created": None})  # fmt: skip
+        for entry in entries:
+            row = rows.setdefault(entry["key"], {"section": name, **entry})
+            if name not in row["section"].split(", "):
+                row["section"] += f", {name}"
+    return list(rows.values())
 
 
 def _derived(name: str, r: dict) -> dict:
