@@ -118,7 +118,9 @@ def _plain(result: dict) -> dict:
 
 
 def _profile_view(profile: Profile) -> dict:
-    fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)]
+    # Where the runs trained (the scheduler) changes no result: it is no part of the protocol.
+    fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)
+              if f.name != "scheduler"]  # fmt: skip
     differs = [name for name, value in fields if name != "name" and getattr(FULL, name) != value]
     sci = {"sweep_factors"}
     rows = [{"key": name, "value": _show(value, scientific=name in sci),
