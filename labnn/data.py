@@ -414,6 +414,8 @@ def preprocessing_facts(mnist: Mnist) -> dict:
             "dtype": str(mnist.x_train.dtype),
             "min": int(mnist.x_train.min()),
             "max": int(mnist.x_train.max()),
+            "mean": float(mnist.x_train.mean(dtype=np.float64)),
+            "std": float(mnist.x_train.std(dtype=np.float64)),
             "label_dtype": str(mnist.y_train.dtype),
         },
         "prepared": {

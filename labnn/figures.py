@@ -7,7 +7,9 @@ pyplot, so no global figure state is left behind.
 from __future__ import annotations
 
 import io
+import math
 import re
+from xml.sax.saxutils import escape
 
 import matplotlib
 import matplotlib.patches
@@ -26,14 +28,58 @@ _STYLE = {
 }
 
 
-def to_svg(figure: Figure, name: str) -> str:
-    """Render `figure` as an inline <svg> element with ids unique to `name`."""
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def scientific(value: float, digits: int = 3) -> tuple[float | None, int]:
+    """The one rule for scientific notation, in figures and in the report's prose:
+    (mantissa to `digits` significant digits, exponent); mantissa None when it is 1
+    (10⁻⁶ rather than 1 × 10⁻⁶)."""
+    exponent = math.floor(math.log10(abs(value)))
+    mantissa = float(f"{value / 10**exponent:.{digits}g}")
+    return (None if mantissa == 1 else mantissa), exponent
+
+
+def sci_text(value: float, digits: int = 3) -> str:
+    """Plain-text scientific notation by `scientific`'s rule: 0.000178 -> 1.78 × 10⁻⁴."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = scientific(value, digits)
+    power = f"10{str(exponent).translate(SUPERSCRIPT)}"
+    return power if mantissa is None else f"{mantissa:g}\u202f×\u202f{power}"
+
+
+def sci_math(value: float, digits: int = 3) -> str:
+    """`sci_text` as matplotlib mathtext, for legends and tick labels."""
+    if value == 0:
+        return "0"
+    mantissa, exponent = scientific(value, digits)
+    power = f"10^{{{exponent}}}"
+    return f"${power}$" if mantissa is None else rf"${mantissa:g}\times{power}$"
+
+
+def _pct(value: float, digits: int = 2) -> str:
+    return f"{100 * value:.{digits}f}\u202f%"
+
+
+def to_svg(figure: Figure, name: str, *, alt: str) -> str:
+    """Render `figure` as an inline <svg> element with ids unique to `name`, whose
+    <title> is `alt`: a description of what it shows, for a reader who cannot see it
+    (screen readers, and the tagged PDF's alternative text)."""
     buffer = io.StringIO()
     # Matplotlib names clip paths by a hash; a per-figure salt keeps several
     # inline SVGs in one HTML page from sharing (and clobbering) ids.
     with matplotlib.rc_context({**_STYLE, "svg.hashsalt": name}):
         figure.savefig(buffer, format="svg", bbox_inches="tight")
-    return _inline(buffer.getvalue(), name)
+    return _titled(_inline(buffer.getvalue(), name), alt)
+
+
+def _titled(svg: str, alt: str) -> str:
+    """Put `alt` as the <svg>'s first child <title>, where PDF taggers look for it."""
+    if not alt.strip():
+        raise ValueError("a figure needs a description (alt text)")
+    return re.sub(r"(<svg[^>]*>)", lambda m: f"{m.group(1)}<title>{escape(alt)}</title>", svg,
+                  count=1)  # fmt: skip
 
 
 def _inline(svg: str, name: str) -> str:
@@ -66,7 +112,11 @@ def training_curves(history: dict, *, title: str, name: str) -> str:
             axes.xaxis.get_major_locator().set_params(integer=True)
         acc.legend(loc="lower right")
         figure.suptitle(title, fontsize=10)
-        return to_svg(figure, name)
+        alt = (f"{title}: two line charts of accuracy (left) and loss (right) per epoch over "
+               f"{len(epochs)} epochs, on training and validation images. After the last "
+               f"epoch the training accuracy is {_pct(history['accuracy'][-1])} and the "
+               f"validation accuracy {_pct(history['val_accuracy'][-1])}.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)
 
 
 def sweep_accuracy(
@@ -92,7 +142,13 @@ def sweep_accuracy(
         axes.set_xlabel("L2 weight-decay factor")
         axes.set_ylabel("final validation accuracy")
         axes.legend(loc="lower left", fontsize=8)
-        return to_svg(figure, name)
+        points = "; ".join(f"{sci_text(row['l2'])}: {row['mean']:.4f} ± {row['std']:.4f}"
+                           for row in per_factor)  # fmt: skip
+        alt = (f"Final validation accuracy against the L2 weight-decay factor on a log scale, "
+               f"mean ± one standard deviation over the replicates per factor ({points}), "
+               f"single runs as dots; the chosen factor {sci_text(best_l2)} is circled, and "
+               f"Hinton's accuracy {hinton:.4f} is a dashed line.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)
 
 
 def sweep_curves(runs: list[dict], *, name: str) -> str:
@@ -105,7 +161,8 @@ def sweep_curves(runs: list[dict], *, name: str) -> str:
         for factor, colour in zip(factors, colours, strict=True):
             curves = np.array([r["history"]["val_accuracy"] for r in runs if r["l2"] == factor])
             epochs = np.arange(1, curves.shape[1] + 1)
-            axes.plot(epochs, curves.mean(axis=0), color=colour, lw=1.2, label=f"L2 {factor:g}")
+            axes.plot(epochs, curves.mean(axis=0), color=colour, lw=1.2,
+                      label=f"λ = {sci_math(factor)}")  # fmt: skip
         axes.set_xlabel("epoch")
         axes.set_ylabel("validation accuracy (mean)")
         # Zoom on where the factors differ: the first epoch would flatten everything else.
@@ -114,7 +171,14 @@ def sweep_curves(runs: list[dict], *, name: str) -> str:
         if later and len(later[0]):
             axes.set_ylim(bottom=float(np.min(later)) - 0.002)
         axes.legend(fontsize=7, ncols=2, loc="lower right")
-        return to_svg(figure, name)
+        finals = "; ".join(f"{sci_text(f)}: {curve[-1]:.4f}" for f, curve in zip(
+            factors, [np.mean([r["history"]["val_accuracy"] for r in runs if r["l2"] == f],
+                              axis=0) for f in factors], strict=True))  # fmt: skip
+        alt = (
+            f"Line chart of the validation accuracy per epoch, averaged over the "
+            f"replicates, one line per L2 weight-decay factor; at the last epoch: {finals}."
+        )
+        return to_svg(figure, name, alt=alt)
 
 
 def variant_errors(
@@ -138,7 +202,14 @@ def variant_errors(
         axes.set_yticks(y, labels)
         axes.set_xlabel("test error (%), mean ± std over replicates")
         axes.legend(loc="lower right", fontsize=8)
-        return to_svg(figure, name)
+        points = "; ".join(
+            f"{label}: {100 * mean:.2f} ± {100 * std:.2f} %"
+            for label, mean, std in zip(labels, means, stds, strict=True)
+        )
+        alt = (f"Test error per training protocol, mean ± one standard deviation over the "
+               f"replicates ({points}); Hinton's error of {100 * hinton_error:.2f} % is a "
+               f"dashed line.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)
 
 
 def confusion_matrix(matrix: list[list[int]], *, name: str) -> str:
@@ -159,7 +230,12 @@ def confusion_matrix(matrix: list[list[int]], *, name: str) -> str:
         axes.set_yticks(range(10))
         axes.set_xlabel("predicted digit")
         axes.set_ylabel("true digit")
-        return to_svg(figure, name)
+        alt = (
+            f"Confusion matrix of the {int(counts.sum()):,} test digits, true digit by row "
+            f"and predicted digit by column: {int(np.trace(counts)):,} on the diagonal are "
+            f"right, {int(errors.sum()):,} off it are errors, shaded by their count."
+        )
+        return to_svg(figure, name, alt=alt)
 
 
 def formula(latex: str, *, name: str, size: float = 12) -> str:
@@ -172,7 +248,8 @@ def formula(latex: str, *, name: str, size: float = 12) -> str:
         with matplotlib.rc_context({"svg.hashsalt": name}):
             figure.savefig(buffer, format="svg", bbox_inches="tight", pad_inches=0.02,
                            transparent=True)  # fmt: skip
-    return _inline(buffer.getvalue(), name)
+    # The LaTeX source is the formula's alternative text: readers and search keep it.
+    return _titled(_inline(buffer.getvalue(), name), latex)
 
 
 def _mosaic(tiles: np.ndarray) -> np.ndarray:
@@ -206,7 +283,10 @@ def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, name: str) ->
         axes.tick_params(length=0)
         for spine in axes.spines.values():
             spine.set_visible(False)
-        return to_svg(figure, name)
+        alt = (f"Grid of {digits} test digits at the salt-and-pepper noise levels "
+               f"{', '.join(f'{lv:g}' for lv in levels)} (columns); for each digit the noisy "
+               f"input is drawn above the autoencoder's denoised output.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)
 
 
 def accuracy_under_noise(rows: list[dict], *, readable=None, limit=None, name: str) -> str:
@@ -233,7 +313,19 @@ def accuracy_under_noise(rows: list[dict], *, readable=None, limit=None, name: s
         axes.set_ylabel("CNN test accuracy")
         axes.set_ylim(0, 1.02)
         axes.legend(fontsize=7, loc="upper right")
-        return to_svg(figure, name)
+        ends = [(key, rows[0][key]["mean"], rows[-1][key]["mean"]) for key in ("noisy", "denoised")]
+        marks = ([f"digits become hard to identify at about {readable:.2f}"] if readable
+                 is not None else []) + ([f"denoising stops working at {limit:g}"] if limit
+                 is not None else [])  # fmt: skip
+        alt = (
+            f"Line chart of the CNN's test accuracy against the noise level from "
+            f"{levels[0]:g} to {levels[-1]:g}, mean ± one standard deviation over noise "
+            f"seeds: "
+            + "; ".join(f"{key} from {_pct(a)} to {_pct(b)}" for key, a, b in ends)
+            + ("; vertical lines mark where " + " and ".join(marks) if marks else "")
+            + "."
+        )
+        return to_svg(figure, name, alt=alt)
 
 
 def generated_digits(grid: np.ndarray, *, name: str) -> str:
@@ -250,7 +342,9 @@ def generated_digits(grid: np.ndarray, *, name: str) -> str:
         axes.tick_params(length=0)
         for spine in axes.spines.values():
             spine.set_visible(False)
-        return to_svg(figure, name)
+        alt = (f"Grid of digits generated by the decoder, {grid.shape[1]} per class, one row "
+               f"per class from 0 to {grid.shape[0] - 1}.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)
 
 
 def autoencoder_diagram(layers: list[dict], *, name: str) -> str:
@@ -282,7 +376,12 @@ def autoencoder_diagram(layers: list[dict], *, name: str) -> str:
                       style="italic")  # fmt: skip
         axes.set_xlim(-0.1, len(boxes) * 1.4 - 0.4)
         axes.set_ylim(-0.75, 0.75)
-        return to_svg(figure, name)
+        chain = " → ".join(f"{b['units']} ({b['activation']})" for b in boxes)
+        alt = (
+            f"Diagram of the autoencoder's layers from input to output, units and "
+            f"activation: {chain}; the encoder is drawn blue, the decoder orange."
+        )
+        return to_svg(figure, name, alt=alt)
 
 
 def loss_curves(history: dict, *, title: str, name: str) -> str:
@@ -298,4 +397,7 @@ def loss_curves(history: dict, *, title: str, name: str) -> str:
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.legend()
         axes.set_title(title, fontsize=10)
-        return to_svg(figure, name)
+        alt = (f"{title}: line chart of the binary cross-entropy per epoch over {len(epochs)} "
+               f"epochs: on training images it falls to {history['loss'][-1]:.4f}, on "
+               f"validation images to {history['val_loss'][-1]:.4f}.")  # fmt: skip
+        return to_svg(figure, name, alt=alt)

@@ -212,9 +212,12 @@ def cmd_build(args) -> int:
         progress.close()  # the live line ends; what follows are lines of their own
     progress.note(f"trained {store.computed} run(s), reused {store.reused} from the store, "
                   f"{time.perf_counter() - started:.0f} s in all")  # fmt: skip
-    if not config.configured:
-        progress.note("the title page has no authors yet: run `python -m report init`, fill in "
-                      "report.toml, and build again (it takes seconds)")  # fmt: skip
+    if config.is_draft:
+        # A warning even with -q: a draft must not be handed in by mistake.
+        where = f"{config.path} names no author" if config.configured else "no report.toml"
+        print(f"report: warning: {where}, so the title page has no authors and every PDF page "
+              "is marked DRAFT; run `python -m report init`, fill in report.toml and build "
+              "again (it takes seconds)", file=sys.stderr)  # fmt: skip
     for path in written:
         print(path)
     return 0

@@ -60,6 +60,12 @@ class ReportConfig:
     configured: bool = False
     path: str = ""
 
+    @property
+    def is_draft(self) -> bool:
+        """No author named yet (no report.toml, or `init`'s template not filled in): the
+        report is marked DRAFT so that no one hands it in by mistake."""
+        return not any(author.name.strip() for author in self.authors)
+
 
 def load_config(path: str | Path | None) -> ReportConfig:
     """Read and check report.toml; None gives the unconfigured defaults.

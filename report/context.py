@@ -4,11 +4,10 @@ numbered figures, tables and equations."""
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 
 import numpy as np
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from labnn import answers, engine, figures
 from labnn.machine import machine
@@ -33,8 +32,10 @@ ITEMS = {
     "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-thresholds")],
     "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
     "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
-    "appendix": [("table", "tab-profile"), ("table", "tab-environment"),
-                 ("table", "tab-benchmarks"), ("table", "tab-provenance")],
+    "appendix": [("table", "tab-profile"), ("table", "tab-environment")],
+    # The HTML alone shows these (the PDF carries them as provenance.json): numbered last,
+    # so the PDF's numbers run without a hole.
+    "provenance": [("table", "tab-provenance"), ("table", "tab-benchmarks")],
 }  # fmt: skip
 LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
 # A train-minus-validation accuracy gap above this counts as starting to over-fit.
@@ -76,12 +77,14 @@ def build_context(
     profile: Profile,
     config: ReportConfig,
     fingerprint: str,
-    data_source: str,
     benchmarks: dict | None = None,
     benchmarks_unreadable: str = "",
 ) -> dict:
-    """Everything the templates may show, every number wrapped with its source."""
-    done = {name for name, s in sections.items() if s.status == "done"} | {"appendix"}
+    """Everything the templates may show, every number wrapped with its source.
+
+    No path of the build machine goes in: the report is handed in, the machine is not."""
+    done = {name for name, s in sections.items() if s.status == "done"}
+    done |= {"appendix", "provenance"}
     numbering = Numbering(done, frozenset() if benchmarks else {"tab-benchmarks"})
     svg = {}
     s = {}
@@ -102,7 +105,6 @@ def build_context(
         "numbering": numbering,
         "env": {**machine(), **engine.environment(), "created": _now()},
         "fingerprint": fingerprint,
-        "data_source": data_source,
         "provenance": wrap(_provenance(sections), "provenance"),
         "hinton": wrap(
             {"accuracy": answers.HINTON_ACCURACY, "error": answers.HINTON_TEST_ERROR},
@@ -124,47 +126,70 @@ def _plain(result: dict) -> dict:
 
 
 def _profile_view(profile: Profile) -> dict:
-    fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)]
+    # Where the runs trained (the scheduler) changes no result: it is no part of the protocol.
+    fields = [(f.name, getattr(profile, f.name)) for f in dataclasses.fields(profile)
+              if f.name != "scheduler"]  # fmt: skip
     differs = [name for name, value in fields if name != "name" and getattr(FULL, name) != value]
-    rows = [{"key": name, "value": _show(value), "assignment": _show(getattr(FULL, name)),
+    sci = {"sweep_factors"}
+    rows = [{"key": name, "value": _show(value, scientific=name in sci),
+             "assignment": _show(getattr(FULL, name), scientific=name in sci),
              "changed": name in differs} for name, value in fields if name != "name"]  # fmt: skip
+    # Two settings per table row, read down the left column first: half the height, so the
+    # appendix fits one page.
+    half = (len(rows) + 1) // 2
+    pairs = list(zip(rows[:half], rows[half:] + [None] * (2 * half - len(rows)), strict=True))
     return {"name": profile.name, "is_assignment": not differs, "rows": rows,
-            "changed": differs}  # fmt: skip
+            "pairs": pairs, "changed": differs}  # fmt: skip
 
 
-def _show(value) -> str:
+def _show(value, *, scientific: bool = False) -> str:
+    """A setting as the appendix prints it; `scientific` for the weight-decay factors, which
+    the prose and figures write as 3.16 × 10⁻⁵."""
     if value is None:
         return "all"
     if isinstance(value, tuple):
-        return ", ".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+        return ", ".join(_show(v, scientific=scientific) for v in value)
+    if isinstance(value, float):
+        return figures.sci_text(value) if scientific else f"{value:g}"
+    return str(value)
 
 
 def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
-    rows = []
+    """One row per stored entry, naming every section that uses it (2e reuses 2d's runs as
+    its baseline; 4b and 4c share one noise evaluation)."""
+    rows: dict[str, dict] = {}
     for name, section in sections.items():
         if section.status != "done":
             continue
         result = section.result
-        for run in result.get("runs", []) + result.get("provenance", []):
-            if isinstance(run, dict) and "key" in run and "experiment" in run:
-                rows.append({"section": name, **run})
+        entries = [run for run in result.get("runs", []) + result.get("provenance", [])
+                   if isinstance(run, dict) and "key" in run and "experiment" in run]  # fmt: skip
         if "key" in result and isinstance(result["key"], str):
-            rows.append({"section": name, "key": result["key"], "experiment": "evaluation",
-                         "trainer": None, "seed": None, "wall_time_s": None,
-                         "created": None})  # fmt: skip
-    return rows
+            entries.append({"key": result["key"], "experiment": "evaluation", "trainer": None,
+                            "seed": None, "wall_time_s": None, "created": None})  # fmt: skip
+        for entry in entries:
+            row = rows.setdefault(entry["key"], {"section": name, **entry})
+            if name not in row["section"].split(", "):
+                row["section"] += f", {name}"
+    return list(rows.values())
 
 
 def _derived(name: str, r: dict) -> dict:
     """Small differences the prose states, computed here so templates do no arithmetic."""
+    if name == "q2a":
+        weights = [layer for layer in r["layers"] if layer["params"] > 0]
+        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1}
     if name == "q2c":
         gap = r["final_accuracy"] - r["final_val_accuracy"]
-        return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP}
+        later = r["epoch_seconds"][1:]
+        return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP,
+                "first_epoch_s": r["epoch_seconds"][0],
+                "later_epoch_s": sum(later) / len(later) if later else None}  # fmt: skip
     if name == "q2d":
         spread = r["summary"]["per_factor"]
         range_of_means = max(x["mean"] for x in spread) - min(x["mean"] for x in spread)
         return {
+            "runs": len(r["runs"]),
             "range_of_means": range_of_means,
             # The factor matters when its effect exceeds two replicate standard deviations.
             "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],
@@ -254,6 +279,36 @@ def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None]:
 
 def _equation(latex: str, name: str) -> str:
     """A formula as SVG whose <title> keeps the LaTeX source, for readers and search."""
-    svg = figures.formula(latex, name=name)
-    return re.sub(r"(<svg[^>]*>)", lambda m: f"{m.group(1)}<title>{escape(latex)}</title>",
-                  svg, count=1)  # fmt: skip
+    return figures.formula(latex, name=name)
+
+
+def provenance_record(
+    *,
+    sections: dict[str, SectionResult],
+    profile: Profile,
+    fingerprint: str,
+    env: dict,
+    benchmarks: dict | None,
+) -> dict:
+    """The evidence behind the report as plain data, for provenance.json: every stored
+    run (key, seed, wall time), the data's fingerprint, the software and machine, every
+    profile setting beside the assignment's, and the latest benchmark run."""
+    settings = dataclasses.asdict(profile)
+    assignment = dataclasses.asdict(FULL)
+    return {
+        "profile": profile.name,
+        "settings": settings,
+        "differs_from_assignment": {
+            k: {"this_report": v, "assignment": assignment[k]}
+            for k, v in settings.items()
+            if k != "name" and v != assignment[k]
+        },  # fmt: skip
+        "data": {
+            "dataset": "MNIST",
+            "fingerprint": fingerprint,
+            "verified": "every file against its published SHA-256",
+        },  # fmt: skip
+        "environment": env,
+        "runs": [{**row, "data_fingerprint": fingerprint} for row in _provenance(sections)],
+        "benchmarks": benchmarks,
+    }

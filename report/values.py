@@ -8,9 +8,9 @@ each figure and a test can check that no number was typed into the prose.
 
 from __future__ import annotations
 
-import math
-
 from markupsafe import Markup, escape
+
+from labnn.figures import scientific
 
 
 class Num:
@@ -87,9 +87,8 @@ def num(value: Num, digits: int | None = None) -> Markup:
     """A number as is: integers with thousands separators, floats with `digits` decimals
     (4 when not given)."""
     v = value.value if isinstance(value, Num) else value
-    if isinstance(v, int):
-        return _span(value, f"{v:,}")
-    return _span(value, f"{v:.{4 if digits is None else digits}f}")
+    text = f"{v:,}" if isinstance(v, int) else f"{v:.{4 if digits is None else digits}f}"
+    return _span(value, text.replace("-", "\u2212"))  # a real minus, as in pp
 
 
 def pct(value: Num, digits: int = 2) -> Markup:
@@ -101,7 +100,8 @@ def pp(value: Num, digits: int = 2, signed: bool = True) -> Markup:
     """A difference of fractions in percentage points: 0.0021 -> +0.21 pp (or 0.21 pp
     unsigned, for spreads and ranges)."""
     sign = "+" if signed else ""
-    return _span(value, f"{float(value) * 100:{sign}.{digits}f}\u202fpp")
+    text = f"{float(value) * 100:{sign}.{digits}f}".replace("-", "\u2212")  # a real minus
+    return _span(value, f"{text}\u202fpp")
 
 
 def sci(value: Num, digits: int = 3) -> Markup:
@@ -109,14 +109,9 @@ def sci(value: Num, digits: int = 3) -> Markup:
     v = float(value)
     if v == 0:
         return _span(value, "0")
-    exponent = math.floor(math.log10(abs(v)))
-    mantissa = float(f"{v / 10**exponent:.{digits}g}")
-    text = (
-        f"{mantissa:g}\u202f×\u202f10<sup>{exponent}</sup>"
-        if mantissa != 1
-        else (f"10<sup>{exponent}</sup>")
-    )
-    return _span(value, Markup(text))
+    mantissa, exponent = scientific(v, digits)  # the figures' rule too
+    power = f"10<sup>{exponent}</sup>"
+    return _span(value, Markup(power if mantissa is None else f"{mantissa:g}\u202f×\u202f{power}"))
 
 
 def thousands(value: Num) -> Markup:
@@ -125,8 +120,12 @@ def thousands(value: Num) -> Markup:
 
 
 def seconds(value: Num) -> Markup:
-    """A duration: 75 -> 1 min 15 s; 4.2 -> 4.2 s."""
+    """A duration: 75 -> 1 min 15 s; 4.2 -> 4.2 s; 0.076 -> 76 ms (two digits, so that a
+    rate quoted beside it reconciles)."""
     v = float(value)
+    if v < 1:
+        ms = v * 1000
+        return _span(value, f"{ms:.{0 if ms >= 10 else 1}f}\u202fms")
     if v < 60:
         return _span(value, f"{v:.1f}\u202fs")
     minutes, secs = divmod(round(v), 60)

@@ -55,6 +55,9 @@ def test_scaled_pixels_have_published_mean_and_std(mnist):
     assert facts["prepared"]["mean"] == pytest.approx(0.13066, abs=5e-6)
     assert facts["prepared"]["std"] == pytest.approx(0.30811, abs=5e-6)
     assert facts["raw"]["dtype"] == "uint8" and facts["raw"]["max"] == 255
+    # Scaling by 1/255 scales the raw statistics the report shows beside them.
+    assert facts["raw"]["mean"] == pytest.approx(255 * facts["prepared"]["mean"], rel=1e-6)
+    assert facts["raw"]["std"] == pytest.approx(255 * facts["prepared"]["std"], rel=1e-6)
     assert facts["prepared"]["dtype"] == "float32" and facts["prepared"]["max"] == 1.0
     assert facts["class_counts_train"] == TRAIN_COUNTS
 

@@ -1,13 +1,19 @@
 """`python -m report`: the quick profile end to end, and the CLI's contract."""
 
+import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
+from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
+from labnn.figures import sci_text
 from report.cli import main
 from report.render import write_pdf
+from report.values import Num, sci
+from tests.conftest import REPO
 
 SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "2e.", "Question 3", "4a.", "4b.",
                   "4c.", "4d.", "Appendix"]  # fmt: skip
@@ -64,6 +70,205 @@ def test_author_name_holding_html_is_shown_as_text(first_build):
     html = (out / "report.html").read_text()
     assert "&lt;b&gt;Ada&lt;/b&gt; &amp; Co" in html
     assert "<b>Ada</b>" not in html
+
+
+def _pdf_text(path) -> list[str]:
+    return [page.extract_text() for page in PdfReader(path).pages]
+
+
+def _bookmark_pages(path) -> dict[str, int]:
+    """Each bookmark's title and the (0-based) page it points to."""
+    reader = PdfReader(path)
+    pages = {}
+
+    def walk(items):
+        for item in items:
+            if isinstance(item, list):
+                walk(item)
+            else:
+                pages[item.title] = reader.get_destination_page_number(item)
+
+    walk(reader.outline)
+    return pages
+
+
+def test_report_holds_no_path_of_the_build_machine(first_build, data_dir, quick_store):
+    _, out = first_build
+    attached = PdfReader(out / "report.pdf").attachments["provenance.json"][0].decode()
+    documents = {"report.html": (out / "report.html").read_text(),
+                 "report.pdf": "\n".join(_pdf_text(out / "report.pdf")),
+                 "provenance.json": (out / "provenance.json").read_text(),
+                 "provenance.json attached": attached}  # fmt: skip
+    machine = [data_dir.resolve(), quick_store.root.resolve(), out.resolve(), REPO, Path.home()]
+    for name, document in documents.items():
+        for path in machine:
+            assert str(path) not in document, f"{name} shows the build machine's {path}"
+
+
+def test_pdf_appendix_is_one_page_at_the_end(first_build):
+    _, out = first_build
+    pages = _bookmark_pages(out / "report.pdf")
+    appendix = next(page for title, page in pages.items() if title.startswith("Appendix"))
+    assert appendix == len(PdfReader(out / "report.pdf").pages) - 1
+
+
+def test_pdf_carries_the_provenance_json_written_beside_it(first_build):
+    _, out = first_build
+    attached = PdfReader(out / "report.pdf").attachments["provenance.json"][0]
+    record = json.loads(attached)
+    assert record == json.loads((out / "provenance.json").read_text())
+    assert record["profile"] == "quick" and record["differs_from_assignment"]
+    assert record["runs"] and all(
+        run["key"] and run["data_fingerprint"] == record["data"]["fingerprint"]
+        for run in record["runs"]
+    )
+    assert record["environment"]["keras"].startswith("3.")
+
+
+def test_html_keeps_every_stored_run_the_pdf_leaves_out(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    pdf = "".join(_pdf_text(out / "report.pdf"))
+    keys = [run["key"] for run in json.loads((out / "provenance.json").read_text())["runs"]]
+    assert all(key in html for key in keys)
+    assert not any(key in pdf for key in keys)
+
+
+def test_build_without_authors_warns_and_marks_every_pdf_page_draft(
+    first_build, data_dir, quick_store, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)  # no ./report.toml here
+    out = tmp_path / "draft"
+    capsys.readouterr()
+    code = main(["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                 str(quick_store.root), "--out", str(out), "-q"])  # fmt: skip
+    assert code == 0
+    assert "warning: no report.toml" in capsys.readouterr().err
+    pages = _pdf_text(out / "report.pdf")
+    assert all("DRAFT" in page for page in pages), [
+        i for i, p in enumerate(pages) if "DRAFT" not in p
+    ]
+    assert 'class="draft-banner' in (out / "report.html").read_text()
+
+
+def test_build_with_authors_has_no_draft_mark_nor_warning(first_build, built, capsys):
+    _, out = first_build
+    assert not any("DRAFT" in page for page in _pdf_text(out / "report.pdf"))
+    assert 'class="draft-banner' not in (out / "report.html").read_text()
+    _, args = built
+    capsys.readouterr()
+    assert main([a for a in args if a != "-q"] + ["--no-pdf", "--out", str(out / "again")]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def _structure(node):
+    """Every element of a PDF's structure tree, depth first."""
+    node = node.get_object()
+    yield node
+    kids = node.get("/K")
+    for kid in kids if isinstance(kids, list) else [kids]:
+        if hasattr(kid, "get_object") and hasattr(kid.get_object(), "get"):
+            yield from _structure(kid)
+
+
+def test_pdf_is_tagged_with_alt_text_for_every_figure_and_equation(first_build):
+    _, out = first_build
+    root = PdfReader(out / "report.pdf").trailer["/Root"]
+    # What pdfinfo reports as "Tagged: yes": marked content and a structure tree.
+    assert bool(root["/MarkInfo"]["/Marked"]) and "/StructTreeRoot" in root
+    figures = [e for e in _structure(root["/StructTreeRoot"]) if e.get("/S") == "/Figure"]
+    alts = [str(e.get("/Alt", "")) for e in figures]
+    svgs = (out / "report.html").read_text().count("<svg")
+    assert len(alts) == svgs and all(len(alt) > 20 for alt in alts), alts
+    assert CROSS_ENTROPY_LATEX in alts and BINARY_CROSS_ENTROPY_LATEX in alts
+
+
+@pytest.mark.parametrize("value, text", [(0.000178, "1.78\u202f×\u202f10⁻⁴"), (1e-6, "10⁻⁶"),
+                                         (3.16227e-5, "3.16\u202f×\u202f10⁻⁵")])  # fmt: skip
+def test_figures_and_prose_write_scientific_numbers_by_one_rule(value, text):
+    assert sci_text(value) == text
+    prose = re.sub(r"<[^>]+>", "", str(sci(Num(value, "x"))))
+    assert prose.replace("⁻", "-") == text.translate(str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789"))
+
+
+def _sections(html: str) -> dict[str, str]:
+    """The HTML of each question section, from its heading to the next heading."""
+    parts = re.split(r'<h[12] id="([\w-]+)"', html[html.index("<body") :])
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
+
+
+def _sentences(html: str) -> list[str]:
+    """The HTML of every paragraph and list item: where sentences are."""
+    return re.findall(r"<(?:p|li)\b[^>]*>(.*?)</(?:p|li)>", html, flags=re.S)
+
+
+def test_each_section_states_only_its_own_results(first_build):
+    _, out = first_build
+    # Question 3 says how many pixels a dense layer sees, a fact of 2a's data.
+    allowed = {"q2a/input_size"}
+    for section, html in _sections((out / "report.html").read_text()).items():
+        if not re.fullmatch(r"q\d\w?", section):
+            continue
+        sources = set(re.findall(r'data-src="([^"]+)"', html)) - allowed
+        foreign = {s for s in sources if s.split("/")[0] not in (section, "answers")}
+        assert not foreign, f"{section} repeats results of other sections: {sorted(foreign)}"
+
+
+def test_no_sentence_pastes_a_table_cell(first_build):
+    _, out = first_build
+    for sentence in _sentences((out / "report.html").read_text()):
+        for pasted in re.findall(r'<span class="v t">(.*?)</span>', sentence):
+            assert len(pasted.split()) <= 2, f"a table cell pasted into prose: {pasted!r}"
+
+
+def test_pdf_prose_has_no_build_words(first_build):
+    _, out = first_build
+    text = " ".join(_pdf_text(out / "report.pdf"))
+    for word in ["Dask", "data-src", "store key", "tox -e", "single-threaded", "Run `"]:
+        assert word not in text, f"the PDF talks about the build: {word!r}"
+
+
+def test_percentage_points_are_defined_once_at_first_use(first_build):
+    _, out = first_build
+    text = re.sub(r"\s+", " ", " ".join(_pdf_text(out / "report.pdf")))
+    first_use = re.search(r"\d\s?pp\b", text).start()
+    assert text.count("percentage points") == 1
+    assert first_use < text.index("percentage points") < first_use + 80
+
+
+def test_differences_in_sentences_are_unsigned_with_a_direction_word(first_build):
+    _, out = first_build
+    for sentence in _sentences((out / "report.html").read_text()):
+        assert not re.search(r">[+\u2212-]\d[\d.]*\u202fpp<", sentence), sentence
+
+
+def _shown(html: str, source: str) -> str:
+    return re.search(rf'data-src="{re.escape(source)}">([^<]+)<', html).group(1)
+
+
+def test_training_rate_in_2c_reconciles_with_the_time_beside_it(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    images = int(_shown(html, "q2c/train_size").replace(",", ""))
+    rate = int(_shown(html, "q2c/samples_per_second").replace(",", ""))
+    value, unit = _shown(html, "q2c/derived/later_epoch_s").split("\u202f")
+    epoch = float(value) / (1000 if unit == "ms" else 1)
+    assert images / epoch == pytest.approx(rate, rel=0.06)  # the printed epoch time is rounded
+
+
+def test_2a_counts_the_layers_with_weights_from_the_model(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    assert _shown(html, "q2a/derived/weight_layers") == "3"
+    assert _shown(html, "q2a/derived/hidden_layers") == "2"
+
+
+def test_tables_leave_no_cell_empty_and_4b_does_not_repeat_4c(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    facts = re.search(r'id="tab-q1-facts".*?</table>', sections["q1"], flags=re.S).group(0)
+    assert not re.search(r"<td[^>]*>\s*</td>", facts)
+    assert "q4b/denoising/gains" not in sections["q4b"]
 
 
 class _Prose(HTMLParser):
