@@ -54,6 +54,12 @@ def mean_std(values) -> dict:
     return {"mean": float(arr.mean()), "std": std, "n": len(arr)}
 
 
+def t_quantile(df: int) -> float:
+    """The two-sided 95 % quantile of Student's t with `df` degrees of freedom, from the
+    table (the row at or below `df`, so conservative between rows and beyond 30)."""
+    return _T_975[max(k for k in _T_975 if k <= df)]
+
+
 def confidence_interval(values) -> dict:
     """A 95 % Student-t confidence interval for the mean of a few replicates."""
     stats = mean_std(values)
@@ -61,8 +67,7 @@ def confidence_interval(values) -> dict:
     if n < 2:
         return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan,
                 "level": 0.95}  # fmt: skip
-    df = n - 1
-    t = _T_975[max(k for k in _T_975 if k <= df)]  # conservative between table rows
+    t = t_quantile(n - 1)
     half = t * stats["std"] / math.sqrt(n)
     return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
             "half_width": half, "t": t, "level": 0.95}  # fmt: skip
@@ -182,3 +187,102 @@ def denoising_limit(levels, noisy, denoised, margin: float) -> dict:
         "best_gain": max(gains),
         "best_gain_level": float(levels[gains.index(max(gains))]),
     }
+
+
+# Verdicts of a comparison, in the words the report prints.
+NOT_DISTINGUISHABLE = "not distinguishable"
+COIN_FLIP = "coin flip"
+
+
+def prediction_interval(values) -> dict:
+    """A 95 % prediction interval for ONE new run of the protocol that gave `values`:
+    mean ± t·s·sqrt(1 + 1/n), t with n - 1 degrees of freedom.
+
+    This, not the mean's confidence interval, is what a single published run (such as
+    Hinton's) is compared with: his number is one draw, and a single run of ours
+    scatters by the replicate spread, not by the spread of a mean. With fewer than two
+    values nothing is known of the spread, and the interval is unbounded.
+    """
+    stats = mean_std(values)
+    n = stats["n"]
+    if n < 2:
+        half, t = math.inf, math.inf
+    else:
+        t = t_quantile(n - 1)
+        half = t * stats["std"] * math.sqrt(1 + 1 / n)
+    return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
+            "half_width": half, "t": t, "level": 0.95}  # fmt: skip
+
+
+def against_single_run(values, target: float) -> dict:
+    """Where one published run `target` lies against a single run of our protocol.
+
+    verdict: "short" when the whole prediction interval lies below `target`,
+    "exceeds" when it lies above, else "not distinguishable" (at this replicate count).
+    """
+    interval = prediction_interval(values)
+    if interval["high"] < target:
+        verdict = "short"
+    elif interval["low"] > target:
+        verdict = "exceeds"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**interval, "target": target, "gap": target - interval["mean"], "verdict": verdict}
+
+
+def paired_difference(first: dict, second: dict) -> dict:
+    """`first` minus `second`, seed by seed, over the seeds both share ({seed: value}).
+
+    Runs with the same seed share initial weights and batch order, so their
+    difference cancels much of the seed's luck. verdict: "higher" or "lower" when
+    the 95 % confidence interval of the mean difference excludes 0, else
+    "not distinguishable" (always so with fewer than two shared seeds).
+    """
+    seeds = sorted(set(first) & set(second))
+    differences = [first[seed] - second[seed] for seed in seeds]
+    if len(differences) < 2:
+        stats = mean_std(differences) if differences else {"mean": math.nan, "std": math.nan,
+                                                           "n": 0}  # fmt: skip
+        return {**stats, "seeds": seeds, "differences": differences, "low": -math.inf,
+                "high": math.inf, "verdict": NOT_DISTINGUISHABLE}  # fmt: skip
+    interval = confidence_interval(differences)
+    if interval["low"] > 0:
+        verdict = "higher"
+    elif interval["high"] < 0:
+        verdict = "lower"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**interval, "seeds": seeds, "differences": differences, "verdict": verdict}
+
+
+def choice_margin(chosen: dict, runner_up: dict) -> dict:
+    """How firm a choice is: the chosen candidate against the runner-up, per seed.
+
+    verdict: "coin flip" when the mean margin is no larger than the standard
+    deviation of the per-seed differences (another set of seeds could well reverse
+    it); "not distinguishable" when it is larger but the 95 % interval of the mean
+    difference still includes 0; "clear" otherwise. `replicates_needed` is the
+    replicate count at which an interval as wide as this spread implies would
+    exclude 0 at this margin (None without a positive margin and spread).
+    """
+    difference = paired_difference(chosen, runner_up)
+    margin, spread = difference["mean"], difference["std"]
+    if difference["n"] < 2 or not margin > spread:
+        verdict = COIN_FLIP
+    elif difference["verdict"] == "higher":
+        verdict = "clear"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**difference, "margin": margin, "spread": spread, "verdict": verdict,
+            "replicates_needed": replicates_needed(margin, spread)}  # fmt: skip
+
+
+def replicates_needed(margin: float, spread: float, *, limit: int = 100_000) -> int | None:
+    """The smallest n at which t(n-1) · spread / sqrt(n) < margin: the replicates that
+    would tell a mean difference of `margin` from 0, if the spread stays as measured."""
+    if not (margin > 0 and spread > 0) or math.isnan(margin + spread):
+        return None
+    for n in range(2, limit):
+        if t_quantile(n - 1) * spread / math.sqrt(n) < margin:
+            return n
+    return None
