@@ -79,8 +79,10 @@ def sweep_summary(runs: list[dict]) -> dict:
     factors = sorted({run["l2"] for run in runs})
     per_factor = []
     for factor in factors:
-        accs = [run["val_accuracy"] for run in runs if run["l2"] == factor]
-        per_factor.append({"l2": factor, **mean_std(accs), "values": accs})
+        own = [run for run in runs if run["l2"] == factor]
+        accs = [run["val_accuracy"] for run in own]
+        per_factor.append({"l2": factor, **mean_std(accs), "values": accs,
+                           "seeds": [run["seed"] for run in own]})  # fmt: skip
     best = max(per_factor, key=lambda row: row["mean"])
     top = max(runs, key=lambda run: run["val_accuracy"])
     return {
@@ -215,12 +217,15 @@ def prediction_interval(values) -> dict:
 
 
 def against_single_run(values, target: float) -> dict:
-    """Where one published run `target` lies against a single run of our protocol.
+    """Where one published run `target` lies against a single run of our protocol
+    (accuracies: the interval is cut to [0, 1]).
 
     verdict: "short" when the whole prediction interval lies below `target`,
     "exceeds" when it lies above, else "not distinguishable" (at this replicate count).
     """
     interval = prediction_interval(values)
+    # Accuracies cannot leave [0, 1]; a wide interval of few runs can.
+    interval["low"], interval["high"] = max(interval["low"], 0.0), min(interval["high"], 1.0)
     if interval["high"] < target:
         verdict = "short"
     elif interval["low"] > target:
@@ -286,3 +291,31 @@ def replicates_needed(margin: float, spread: float, *, limit: int = 100_000) -> 
         if t_quantile(n - 1) * spread / math.sqrt(n) < margin:
             return n
     return None
+
+
+def by_seed(row: dict, key: str = "values") -> dict:
+    """{seed: value} of a row holding parallel lists `seeds` and `key`."""
+    return dict(zip(row["seeds"], row[key], strict=True))
+
+
+def factor_effects(per_factor: list[dict], best_l2: float) -> dict:
+    """Q2d: every other factor against the chosen one, paired by seed (all factors
+    share the seeds); which factors are distinguishably worse; how far apart the
+    means of the others (the chosen one included) lie; and the choice's margin over
+    the runner-up."""
+    best = next(row for row in per_factor if row["l2"] == best_l2)
+    others = [row for row in per_factor if row["l2"] != best_l2]
+    comparisons = [{"l2": row["l2"], **paired_difference(by_seed(best), by_seed(row))}
+                   for row in others]  # fmt: skip
+    worse = [c["l2"] for c in comparisons if c["verdict"] == "higher"]
+    alike = [row["mean"] for row in per_factor if row["l2"] not in worse]
+    runner_up = max(others, key=lambda row: row["mean"]) if others else None
+    return {
+        "comparisons": comparisons,
+        "worse": worse,
+        "n_alike": len(alike),
+        "range_alike": max(alike) - min(alike),
+        "runner_up": runner_up["l2"] if runner_up else None,
+        "choice": choice_margin(by_seed(best), by_seed(runner_up)) if runner_up else None,
+    }
+

@@ -157,10 +157,12 @@ def _derived(name: str, r: dict) -> dict:
         range_of_means = max(x["mean"] for x in spread) - min(x["mean"] for x in spread)
         return {
             "range_of_means": range_of_means,
-            # The factor matters when its effect exceeds two replicate standard deviations.
-            "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],
-            "weakest_is_worst": min(spread, key=lambda x: x["mean"])["l2"]
-            == min(x["l2"] for x in spread),
+            # The factor matters when some factor is distinguishably worse than the
+            # chosen one, paired by seed (labnn.answers.factor_effects).
+            "factor_matters": bool(r["effects"]["worse"]),
+            # Whether the factors that cannot be told apart move the mean by less
+            # than the test gap to Hinton.
+            "alike_below_gap": r["effects"]["range_alike"] < r["test"]["gap"],
             "test_minus_val": r["test"]["mean"] - r["summary"]["best_mean"],
             "short_of_hinton": r["test"]["gap"] > 0,
             "test_error": 1 - r["test"]["mean"],
@@ -170,10 +172,10 @@ def _derived(name: str, r: dict) -> dict:
         return {
             "test_error": 1 - final["mean"],
             "gain_over_baseline": final["mean"] - baseline["mean"],
-            # Given the 95 % interval of our mean: above it is short of Hinton, inside it
-            # reaches him (we cannot tell the two apart), below it exceeds him.
-            "short_of_hinton": final["high"] < answers.HINTON_ACCURACY,
-            "exceeds_hinton": final["low"] > answers.HINTON_ACCURACY,
+            # Hinton's is one run, so it is held against the prediction interval of one
+            # run of ours: above it is short of him, inside it cannot be told from him.
+            "short_of_hinton": final["single_run"]["verdict"] == "short",
+            "exceeds_hinton": final["single_run"]["verdict"] == "exceeds",
             "chosen_is_baseline": r["chosen"] == "assignment",
             "best_variant_gain": max(row["validation"]["mean"] for row in r["rows"])
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
@@ -201,6 +203,7 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
             r["runs"],
             hinton=answers.HINTON_ACCURACY,
             best_l2=s["best_l2"],
+            test=r["test"],
             name="q2d-sweep",
         )
         made["fig-q2d-curves"] = figures.sweep_curves(r["runs"], name="q2d-curves")

@@ -52,6 +52,21 @@ def test_q2d_chooses_on_validation_and_reports_test_once(mnist, store):
     )
 
 
+def test_q2d_counts_hintons_parameters_by_keras_and_formula(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    params = result["hinton_params"]
+    assert params["by_keras"] == params["by_formula"] == 784 * 500 + 500 + 500 * 300 + 300 + 3010
+
+
+def test_q2d_holds_hintons_single_run_against_a_single_run_of_ours(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    one, mean = result["single_run"], result["test"]
+    assert one["half_width"] > mean["half_width"]  # a single run scatters more than a mean
+    assert one["verdict"] in ("short", "exceeds", "not distinguishable")
+    assert result["effects"]["runner_up"] in QUICK.sweep_factors
+    assert result["runner_up_test"]["l2"] == result["effects"]["runner_up"]
+
+
 def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
     result = q3.run(QUICK, mnist, store)
     matrix = np.array(result["confusion"])
