@@ -319,3 +319,39 @@ def factor_effects(per_factor: list[dict], best_l2: float) -> dict:
         "choice": choice_margin(by_seed(best), by_seed(runner_up)) if runner_up else None,
     }
 
+
+# Q4b: the bars whose thresholds the report shows, to show how much a threshold
+# depends on where its bar is set.
+READABLE_BARS = (0.80, 0.85, 0.90, 0.95)
+# Q4c: a reader that gives one class to more than this share of the digits (ten
+# classes, about a tenth each) has collapsed onto that class rather than guessed.
+COLLAPSE_SHARE = 0.5
+
+
+def crossings(levels, values, bars=READABLE_BARS) -> list[dict]:
+    """Q4b: for each accuracy bar, the first noise level where `values` fall below it."""
+    return [{"bar": bar, "crossing": first_crossing(levels, values, bar)} for bar in bars]
+
+
+def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dict:
+    """Q4c: per noise level, the class a reader calls most often and its share of all
+    its calls (summed over noise seeds); the levels where that share exceeds `share`.
+
+    Args:
+        calls: (levels, seeds, classes) counts of the classes a reader called.
+    """
+    totals = np.asarray(calls).sum(axis=1)  # (levels, classes)
+    top = totals.argmax(axis=1)
+    shares = totals.max(axis=1) / totals.sum(axis=1)
+    rows = [{"level": float(lv), "class": int(k), "share": float(sh)}
+            for lv, k, sh in zip(levels, top, shares, strict=True)]  # fmt: skip
+    collapsed = [row for row in rows if row["share"] > share]
+    return {
+        "rows": rows,
+        "threshold": share,
+        "levels": [row["level"] for row in collapsed],
+        "first": collapsed[0] if collapsed else None,
+        # whether every level from the first collapsed one on is collapsed too
+        "from_then_on": bool(collapsed) and collapsed == rows[rows.index(collapsed[0]) :],
+        "classes": sorted({row["class"] for row in collapsed}),
+    }

@@ -14,7 +14,7 @@ import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 
-BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222"
+BLUE, ORANGE, GREY, RED, GREEN = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222", "#2e8b57"
 _STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -220,30 +220,36 @@ def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, name: str) ->
         return to_svg(figure, name)
 
 
-def accuracy_under_noise(rows: list[dict], *, readable=None, limit=None, name: str) -> str:
-    """CNN accuracy against noise level, noisy and denoised, mean with a ±1 std band,
-    with the two thresholds marked where they exist."""
+def accuracy_under_noise(
+    rows: list[dict], *, bar: float | None = None, readable=None, limit=None, name: str
+) -> str:
+    """Test accuracy against noise level of three readers (the clean CNN on noisy and
+    on denoised digits, the noise-aware CNN on noisy ones), mean with a ±1 std band,
+    the accuracy bar, and the two thresholds where they exist."""
     levels = np.array([row["level"] for row in rows])
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(6.0, 3.2)
+        figure = _figure(6.0, 3.4)
         axes = figure.subplots()
-        for key, colour, label in (("noisy", ORANGE, "noisy input"),
-                                   ("denoised", BLUE, "denoised first")):  # fmt: skip
+        for key, colour, label in (("noisy", ORANGE, "CNN, noisy input"),
+                                   ("denoised", BLUE, "CNN, denoised first"),
+                                   ("aware", GREEN, "noise-aware CNN, noisy input")):  # fmt: skip
             mean = np.array([row[key]["mean"] for row in rows])
             std = np.array([row[key]["std"] for row in rows])
             axes.plot(levels, mean, "o-", color=colour, ms=3, label=label)
             axes.fill_between(levels, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        if bar is not None:
+            axes.axhline(bar, color=GREY, ls="-.", lw=0.8, label=f"bar ({100 * bar:.0f} %)")
         if readable is not None:
             axes.axvline(readable, color=GREY, ls="--", lw=1,
                          label=f"hard to identify ({readable:.2f})")  # fmt: skip
         if limit is not None:
             axes.axvline(limit, color=RED, ls=":", lw=1.2,
-                         label=f"denoising stops working ({limit:g})")  # fmt: skip
+                         label=f"denoising stops working ({limit:.2f})")  # fmt: skip
         axes.axhline(0.1, color=GREY, lw=0.8, alpha=0.6)
         axes.set_xlabel("salt-and-pepper noise level")
-        axes.set_ylabel("CNN test accuracy")
+        axes.set_ylabel("test accuracy")
         axes.set_ylim(0, 1.02)
-        axes.legend(fontsize=7, loc="upper right")
+        axes.legend(fontsize=7, loc="lower left")
         return to_svg(figure, name)
 
 

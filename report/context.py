@@ -29,7 +29,8 @@ ITEMS = {
            ("figure", "fig-q3-confusion")],
     "q4a": [("figure", "fig-q4a-diagram"), ("table", "tab-q4a-layers"), ("equation", "eq-bce"),
             ("figure", "fig-q4a-curves")],
-    "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-thresholds")],
+    "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-bars"),
+            ("table", "tab-q4b-thresholds")],
     "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
     "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
     "appendix": [("table", "tab-profile"), ("table", "tab-environment"),
@@ -229,21 +230,24 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
             r["levels"], r["grid_noisy"], r["grid_denoised"], name="q4b"
         )
     elif name == "q4c":
-        readable, limit = _thresholds(sections["q4b"])
+        bar, readable, limit = _thresholds(sections["q4b"])
         made["fig-q4c-accuracy"] = figures.accuracy_under_noise(
-            r["rows"], readable=readable, limit=limit, name="q4c"
+            r["rows"], bar=bar, readable=readable, limit=limit, name="q4c"
         )
     elif name == "q4d":
         made["fig-q4d-generated"] = figures.generated_digits(r["grid"], name="q4d")
     return {k: Markup(v) for k, v in made.items() if v is not None}  # fmt: skip
 
 
-def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None]:
-    """4b's two thresholds, marked on 4c's figure when 4b was built."""
+def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None, float | None]:
+    """4b's bar and its two thresholds (interpolated), marked on 4c's figure when 4b
+    was built."""
     if q4b.status != "done":
-        return None, None
-    crossing = q4b.result["readable"]["crossing"]
-    return (crossing["interpolated"] if crossing else None), q4b.result["denoising"]["level"]
+        return None, None, None
+    r = q4b.result
+    hard, fails = r["hard"]["crossing"], r["denoising_fails"]["crossing"]
+    return (r["bar"], hard["interpolated"] if hard else None,
+            fails["interpolated"] if fails else None)  # fmt: skip
 
 
 def _equation(latex: str, name: str) -> str:

@@ -130,3 +130,21 @@ def test_a_clear_win_reads_as_a_win():
 def test_replicates_needed_grows_with_the_spread():
     assert answers.replicates_needed(0.001, 0.0005) < answers.replicates_needed(0.001, 0.002)
     assert answers.replicates_needed(0.0, 0.001) is None
+
+
+def test_crossings_give_one_threshold_per_bar():
+    levels, accuracies = [0.0, 0.2, 0.4, 0.6], [0.99, 0.93, 0.82, 0.40]
+    found = answers.crossings(levels, accuracies, bars=(0.80, 0.90, 0.95))
+    assert [row["crossing"]["level"] for row in found] == [0.6, 0.4, 0.2]
+    assert answers.crossings(levels, accuracies, bars=(0.30,))[0]["crossing"] is None
+
+
+def test_a_reader_calling_most_digits_one_class_has_collapsed():
+    # (levels, seeds, classes): at level 0.8 the seeds call 920 and 600 of 1,000 digits 8s.
+    calls = np.full((3, 2, 10), 100)
+    calls[2, 0] = [10] * 8 + [920, 0]
+    calls[2, 1] = [50] * 8 + [600, 0]
+    result = answers.collapse([0.0, 0.4, 0.8], calls)
+    assert result["levels"] == [0.8] and result["classes"] == [8] and result["from_then_on"]
+    assert result["first"]["share"] == pytest.approx(1520 / 2000)
+    assert result["rows"][0]["share"] == pytest.approx(0.1)  # even calls: no collapse

@@ -381,17 +381,18 @@ def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, qui
     profile = override(QUICK, {"scheduler": "none"})
     here = q4.noise_evaluation(profile, mnist, quick_store)
     ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store)
+    aware_entry = q4.train_noise_aware(profile, mnist, quick_store)
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     how = resolve(parse_scheduler("local:1"), runs=1, samples=0, onednn=True)
     quiet = ProgressLine(quiet=True)
     results, arrays, meta = call_on_dask(how, "q4 noise", q4.evaluate_stored, profile, ae_entry,
-                                         cnn_entry, *test, progress=quiet)  # fmt: skip
+                                         cnn_entry, aware_entry, *test, progress=quiet)  # fmt: skip
 
     assert meta["onednn"] is True and meta["worker"].startswith("tcp://127.0.0.1:")
     assert results == here.results
     np.testing.assert_array_equal(arrays["mse_noisy"], here.arrays["mse_noisy"])  # no model
     # Other kernels, other float rounding: a few of the 2,000 test images may flip.
-    for name in ("accuracy_noisy", "accuracy_denoised"):
+    for name in ("accuracy_noisy", "accuracy_denoised", "accuracy_aware"):
         np.testing.assert_allclose(arrays[name], here.arrays[name], atol=0.01)
     np.testing.assert_allclose(arrays["mse_denoised"], here.arrays["mse_denoised"], rtol=1e-3)
 
@@ -403,7 +404,7 @@ def test_only_a_long_noise_evaluation_goes_to_a_onednn_worker(monkeypatch):
     from labnn.profiles import FULL
 
     cnn = build_cnn(seed=0)
-    full = q4.evaluation_site(FULL, cnn, 10_000)  # 660,000 images classified
+    full = q4.evaluation_site(FULL, cnn, 10_000)  # 990,000 images classified
     assert q4.evaluation_site(QUICK, cnn, 2_000).kind == "none"
     assert q4.evaluation_site(override(FULL, {"scheduler": "none"}), cnn, 10_000).kind == "none"
     if onednn_for_workers():

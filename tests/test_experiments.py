@@ -97,6 +97,9 @@ def test_q4b_and_q4c_share_one_stored_noise_evaluation(mnist, store):
     assert all(row["noisy"]["n"] == QUICK.noise_seeds for row in curve["rows"])
     assert thresholds["grid_noisy"].shape == (len(QUICK.noise_levels), 4, 784)
     assert thresholds["readable"]["clean_accuracy"] == curve["rows"][0]["noisy"]["mean"]
+    assert all(row["aware"]["n"] == QUICK.noise_seeds for row in curve["rows"])
+    assert [row["bar"] for row in thresholds["hard_by_bar"]] == list(answers.READABLE_BARS)
+    assert set(curve["collapse"]) == {"noisy", "denoised", "aware"}
 
 
 def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
