@@ -182,7 +182,9 @@ def _derived(name: str, r: dict) -> dict:
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
         }
     if name == "q3":
+        ensemble = r["ensemble"]["test_accuracy"] if r["ensemble"] else r["test_accuracy"]
         return {"test_error": 1 - r["test_accuracy"],
+                "ensemble_gain": ensemble - r["seeds"]["test"]["mean"],
                 "conv_blocks": sum(layer["kind"] == "Conv2D" for layer in r["layers"]),
                 "beats_hinton": r["test_accuracy"] > answers.HINTON_ACCURACY}  # fmt: skip
     return {}

@@ -75,6 +75,16 @@ def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
     assert result["test_accuracy"] > 0.5
 
 
+def test_q3_trains_one_cnn_per_seed_and_reads_with_their_ensemble(mnist, store):
+    result = q3.run(QUICK, mnist, store)
+    seeds = result["seeds"]
+    assert seeds["seeds"] == [QUICK.seed + i for i in range(QUICK.cnn_seeds)]
+    assert seeds["test_accuracies"][0] == result["test_accuracy"]  # the first seed's model
+    assert len(set(seeds["test_accuracies"])) == QUICK.cnn_seeds  # different models
+    assert result["ensemble"]["models"] == QUICK.cnn_seeds
+    assert 0.5 < result["ensemble"]["test_accuracy"] <= 1
+
+
 def test_q4a_autoencoder_trains_and_its_loss_formula_matches_keras(mnist, store):
     from labnn.experiments import q4a
 

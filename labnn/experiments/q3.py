@@ -1,4 +1,5 @@
-"""Question 3: a convolutional network, its curves, test accuracy and confusion matrix."""
+"""Question 3: a convolutional network, its curves, test accuracy and confusion matrix,
+over `cnn_seeds` seeds (mean ± std), and the ensemble of those seeds' models."""
 
 import math
 from functools import partial
@@ -9,7 +10,7 @@ from labnn import answers
 from labnn.compiled import predict
 from labnn.data import Mnist
 from labnn.executor import run_all
-from labnn.experiments.common import Dataset, dataset, final, provenance
+from labnn.experiments.common import Dataset, dataset, final, provenance, restore
 from labnn.models import build_cnn, describe_layers
 from labnn.profiles import Profile
 from labnn.runs import Run
@@ -23,25 +24,34 @@ def cnn_params(profile: Profile, train_size: int) -> dict:
 
 
 def train_cnn(profile: Profile, data: Mnist, store: Store, *, progress=None):
-    """The question-3 CNN's stored run (weights kept: question 4 classifies with it),
-    trained where `profile.scheduler` says: by default in a worker of its own with
-    TensorFlow's oneDNN kernels (`labnn.scheduler.resolve` says why)."""
-    prepared = dataset(profile, data)
+    """The question-3 CNN's stored run of the first seed (question 4 classifies with
+    it), and the data."""
+    entries, prepared = train_cnns(profile, data, store, progress=progress, seeds=1)
+    return entries[0], prepared
 
-    run_ = Run(
-        experiment="q3",
-        build=build_cnn,
-        params=cnn_params(profile, len(prepared.split.x_train)),
-        epochs=profile.cnn_epochs,
-        batch_size=profile.cnn_batch_size,
-        seed=profile.seed,
-        keep_weights=True,
-        after=test_predictions,
-        label="q3 CNN",
-    )
-    (entry,) = run_all(store, [run_], prepared, recipe=partial(dataset, profile), mnist=data,
-                       scheduler=profile.scheduler, progress=progress)  # fmt: skip
-    return entry, prepared
+
+def train_cnns(profile: Profile, data: Mnist, store: Store, *, progress=None, seeds=None):
+    """The question-3 CNN's stored runs, one per seed (weights kept), trained where
+    `profile.scheduler` says: by default in workers with TensorFlow's oneDNN
+    kernels (`labnn.scheduler.resolve` says why)."""
+    prepared = dataset(profile, data)
+    runs = [
+        Run(
+            experiment="q3",
+            build=build_cnn,
+            params=cnn_params(profile, len(prepared.split.x_train)),
+            epochs=profile.cnn_epochs,
+            batch_size=profile.cnn_batch_size,
+            seed=profile.seed + i,
+            keep_weights=True,
+            after=test_predictions,
+            label="q3 CNN" if i == 0 else f"q3 CNN seed={profile.seed + i}",
+        )
+        for i in range(profile.cnn_seeds if seeds is None else seeds)
+    ]
+    entries = run_all(store, runs, prepared, recipe=partial(dataset, profile), mnist=data,
+                      scheduler=profile.scheduler, progress=progress)  # fmt: skip
+    return entries, prepared
 
 
 def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
@@ -53,8 +63,18 @@ def test_predictions(model, data: Dataset) -> tuple[dict, dict]:
     return {"test_accuracy": accuracy}, arrays
 
 
+def ensemble(entries, prepared: Dataset) -> dict:
+    """The seeds' models as one: their class probabilities on the test set averaged."""
+    probs = [predict(restore(entry, build_cnn), prepared.prepared.x_test) for entry in entries]
+    predicted = np.mean(probs, axis=0).argmax(axis=1)
+    labels = prepared.prepared.labels_test
+    return {"models": len(entries), "test_accuracy": float((predicted == labels).mean()),
+            "test_errors": int((predicted != labels).sum())}  # fmt: skip
+
+
 def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
-    entry, prepared = train_cnn(profile, data, store, progress=progress)
+    entries, prepared = train_cnns(profile, data, store, progress=progress)
+    entry = entries[0]  # the first seed's model: curves, confusion matrix, question 4
     labels = prepared.prepared.labels_test
     matrix = answers.confusion_matrix(labels, entry.arrays["test_predicted"])
     model = build_cnn(**cnn_params(profile, len(prepared.split.x_train)), seed=profile.seed)
@@ -74,5 +94,15 @@ def run(profile: Profile, data: Mnist, store: Store, *, progress=None) -> dict:
         "most_confused": answers.most_confused(matrix),
         "wall_time_s": entry.results["wall_time_s"],
         "samples_per_second": entry.results["samples_per_second"],
-        "runs": [provenance(entry)],
+        "seeds": {
+            "seeds": [e.spec["training"]["seed"] for e in entries],
+            "test_accuracies": [e.results["test_accuracy"] for e in entries],
+            "test": answers.mean_std([e.results["test_accuracy"] for e in entries]),
+            "validation": answers.mean_std(
+                [final(e.results["history"], "val_accuracy") for e in entries]
+            ),
+            "wall_time_s": sum(e.results["wall_time_s"] for e in entries),
+        },
+        "ensemble": ensemble(entries, prepared) if len(entries) > 1 else None,
+        "runs": [provenance(e) for e in entries],
     }
