@@ -355,3 +355,28 @@ def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dic
         "from_then_on": bool(collapsed) and collapsed == rows[rows.index(collapsed[0]) :],
         "classes": sorted({row["class"] for row in collapsed}),
     }
+
+
+def nearest_distances(points: np.ndarray, reference: np.ndarray, *, chunk: int = 8192):
+    """Q4d: for each row of `points`, the Euclidean distance to its nearest row of
+    `reference` (both (n, d)); computed in chunks of `reference` to bound memory."""
+    a = np.asarray(points, dtype=np.float32)
+    a_sq = (a**2).sum(axis=1)[:, None]  # (n, 1)
+    best = np.full(len(a), np.inf, dtype=np.float32)
+    for start in range(0, len(reference), chunk):
+        b = np.asarray(reference[start : start + chunk], dtype=np.float32)
+        squared = a_sq - 2 * a @ b.T + (b**2).sum(axis=1)[None, :]  # (n, chunk)
+        best = np.minimum(best, squared.min(axis=1))
+    return np.sqrt(np.maximum(best, 0))
+
+
+def mean_pairwise_distance(points: np.ndarray) -> float:
+    """Q4d: the mean Euclidean distance between distinct rows of `points` (n, d): how
+    varied a set of images is."""
+    a = np.asarray(points, dtype=np.float64)
+    if len(a) < 2:
+        return 0.0
+    sq = (a**2).sum(axis=1)
+    squared = sq[:, None] - 2 * a @ a.T + sq[None, :]
+    distances = np.sqrt(np.maximum(squared, 0))
+    return float(distances.sum() / (len(a) * (len(a) - 1)))

@@ -181,6 +181,10 @@ def _derived(name: str, r: dict) -> dict:
             "best_variant_gain": max(row["validation"]["mean"] for row in r["rows"])
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
         }
+    if name == "q4d":
+        return {"share_of_ceiling": r["agreement"] / r["ceiling"]["agreement"],
+                "closer_than_real": r["novelty"]["generated_median"]
+                < r["novelty"]["test_median"]}  # fmt: skip
     if name == "q3":
         ensemble = r["ensemble"]["test_accuracy"] if r["ensemble"] else r["test_accuracy"]
         return {"test_error": 1 - r["test_accuracy"],

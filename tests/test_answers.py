@@ -148,3 +148,16 @@ def test_a_reader_calling_most_digits_one_class_has_collapsed():
     assert result["levels"] == [0.8] and result["classes"] == [8] and result["from_then_on"]
     assert result["first"]["share"] == pytest.approx(1520 / 2000)
     assert result["rows"][0]["share"] == pytest.approx(0.1)  # even calls: no collapse
+
+
+def test_nearest_distances_find_the_closest_reference_in_any_chunk():
+    reference = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
+    points = np.array([[3.0, 4.0], [9.0, 0.0], [0.0, 1.0]])
+    found = answers.nearest_distances(points, reference, chunk=2)
+    np.testing.assert_allclose(found, [0.0, 1.0, 1.0], atol=1e-5)
+
+
+def test_mean_pairwise_distance_of_a_copied_image_is_zero():
+    assert answers.mean_pairwise_distance(np.ones((5, 4))) == pytest.approx(0.0, abs=1e-6)
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert answers.mean_pairwise_distance(square) == pytest.approx((4 + 2 * np.sqrt(2)) / 6)

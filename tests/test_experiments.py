@@ -121,3 +121,8 @@ def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
     assert grid.min() >= 0 and grid.max() <= 1
     assert result["total"] == 10 * QUICK.generated_per_class
     assert 0 <= result["agreement"] <= 1
+    assert 0.5 < result["ceiling"]["agreement"] <= 1  # the CNN reads reconstructions
+    assert set(result["random_codes"]) == {"one_gaussian", "uniform"}
+    novelty = result["novelty"]
+    assert 0 < novelty["test_p5"] <= novelty["test_median"]
+    assert result["diversity"]["generated"] > 0 and result["diversity"]["real"] > 0
