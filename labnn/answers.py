@@ -54,6 +54,12 @@ def mean_std(values) -> dict:
     return {"mean": float(arr.mean()), "std": std, "n": len(arr)}
 
 
+def t_quantile(df: int) -> float:
+    """The two-sided 95 % quantile of Student's t with `df` degrees of freedom, from the
+    table (the row at or below `df`, so conservative between rows and beyond 30)."""
+    return _T_975[max(k for k in _T_975 if k <= df)]
+
+
 def confidence_interval(values) -> dict:
     """A 95 % Student-t confidence interval for the mean of a few replicates."""
     stats = mean_std(values)
@@ -61,8 +67,7 @@ def confidence_interval(values) -> dict:
     if n < 2:
         return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan,
                 "level": 0.95}  # fmt: skip
-    df = n - 1
-    t = _T_975[max(k for k in _T_975 if k <= df)]  # conservative between table rows
+    t = t_quantile(n - 1)
     half = t * stats["std"] / math.sqrt(n)
     return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
             "half_width": half, "t": t, "level": 0.95}  # fmt: skip
@@ -74,8 +79,10 @@ def sweep_summary(runs: list[dict]) -> dict:
     factors = sorted({run["l2"] for run in runs})
     per_factor = []
     for factor in factors:
-        accs = [run["val_accuracy"] for run in runs if run["l2"] == factor]
-        per_factor.append({"l2": factor, **mean_std(accs), "values": accs})
+        own = [run for run in runs if run["l2"] == factor]
+        accs = [run["val_accuracy"] for run in own]
+        per_factor.append({"l2": factor, **mean_std(accs), "values": accs,
+                           "seeds": [run["seed"] for run in own]})  # fmt: skip
     best = max(per_factor, key=lambda row: row["mean"])
     top = max(runs, key=lambda run: run["val_accuracy"])
     return {
@@ -182,3 +189,194 @@ def denoising_limit(levels, noisy, denoised, margin: float) -> dict:
         "best_gain": max(gains),
         "best_gain_level": float(levels[gains.index(max(gains))]),
     }
+
+
+# Verdicts of a comparison, in the words the report prints.
+NOT_DISTINGUISHABLE = "not distinguishable"
+COIN_FLIP = "coin flip"
+
+
+def prediction_interval(values) -> dict:
+    """A 95 % prediction interval for ONE new run of the protocol that gave `values`:
+    mean ± t·s·sqrt(1 + 1/n), t with n - 1 degrees of freedom.
+
+    This, not the mean's confidence interval, is what a single published run (such as
+    Hinton's) is compared with: his number is one draw, and a single run of ours
+    scatters by the replicate spread, not by the spread of a mean. With fewer than two
+    values nothing is known of the spread, and the interval is unbounded.
+    """
+    stats = mean_std(values)
+    n = stats["n"]
+    if n < 2:
+        half, t = math.inf, math.inf
+    else:
+        t = t_quantile(n - 1)
+        half = t * stats["std"] * math.sqrt(1 + 1 / n)
+    return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
+            "half_width": half, "t": t, "level": 0.95}  # fmt: skip
+
+
+def against_single_run(values, target: float) -> dict:
+    """Where one published run `target` lies against a single run of our protocol
+    (accuracies: the interval is cut to [0, 1]).
+
+    verdict: "short" when the whole prediction interval lies below `target`,
+    "exceeds" when it lies above, else "not distinguishable" (at this replicate count).
+    """
+    interval = prediction_interval(values)
+    # Accuracies cannot leave [0, 1]; a wide interval of few runs can.
+    interval["low"], interval["high"] = max(interval["low"], 0.0), min(interval["high"], 1.0)
+    if interval["high"] < target:
+        verdict = "short"
+    elif interval["low"] > target:
+        verdict = "exceeds"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**interval, "target": target, "gap": target - interval["mean"], "verdict": verdict}
+
+
+def paired_difference(first: dict, second: dict) -> dict:
+    """`first` minus `second`, seed by seed, over the seeds both share ({seed: value}).
+
+    Runs with the same seed share initial weights and batch order, so their
+    difference cancels much of the seed's luck. verdict: "higher" or "lower" when
+    the 95 % confidence interval of the mean difference excludes 0, else
+    "not distinguishable" (always so with fewer than two shared seeds).
+    """
+    seeds = sorted(set(first) & set(second))
+    differences = [first[seed] - second[seed] for seed in seeds]
+    if len(differences) < 2:
+        stats = mean_std(differences) if differences else {"mean": math.nan, "std": math.nan,
+                                                           "n": 0}  # fmt: skip
+        return {**stats, "seeds": seeds, "differences": differences, "low": -math.inf,
+                "high": math.inf, "verdict": NOT_DISTINGUISHABLE}  # fmt: skip
+    interval = confidence_interval(differences)
+    if interval["low"] > 0:
+        verdict = "higher"
+    elif interval["high"] < 0:
+        verdict = "lower"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**interval, "seeds": seeds, "differences": differences, "verdict": verdict}
+
+
+def choice_margin(chosen: dict, runner_up: dict) -> dict:
+    """How firm a choice is: the chosen candidate against the runner-up, per seed.
+
+    verdict: "coin flip" when the mean margin is no larger than the standard
+    deviation of the per-seed differences (another set of seeds could well reverse
+    it); "not distinguishable" when it is larger but the 95 % interval of the mean
+    difference still includes 0; "clear" otherwise. `replicates_needed` is the
+    replicate count at which an interval as wide as this spread implies would
+    exclude 0 at this margin (None without a positive margin and spread).
+    """
+    difference = paired_difference(chosen, runner_up)
+    margin, spread = difference["mean"], difference["std"]
+    if difference["n"] < 2 or not margin > spread:
+        verdict = COIN_FLIP
+    elif difference["verdict"] == "higher":
+        verdict = "clear"
+    else:
+        verdict = NOT_DISTINGUISHABLE
+    return {**difference, "margin": margin, "spread": spread, "verdict": verdict,
+            "replicates_needed": replicates_needed(margin, spread)}  # fmt: skip
+
+
+def replicates_needed(margin: float, spread: float, *, limit: int = 100_000) -> int | None:
+    """The smallest n at which t(n-1) · spread / sqrt(n) < margin: the replicates that
+    would tell a mean difference of `margin` from 0, if the spread stays as measured."""
+    if not (margin > 0 and spread > 0) or math.isnan(margin + spread):
+        return None
+    for n in range(2, limit):
+        if t_quantile(n - 1) * spread / math.sqrt(n) < margin:
+            return n
+    return None
+
+
+def by_seed(row: dict, key: str = "values") -> dict:
+    """{seed: value} of a row holding parallel lists `seeds` and `key`."""
+    return dict(zip(row["seeds"], row[key], strict=True))
+
+
+def factor_effects(per_factor: list[dict], best_l2: float) -> dict:
+    """Q2d: every other factor against the chosen one, paired by seed (all factors
+    share the seeds); which factors are distinguishably worse; how far apart the
+    means of the others (the chosen one included) lie; and the choice's margin over
+    the runner-up."""
+    best = next(row for row in per_factor if row["l2"] == best_l2)
+    others = [row for row in per_factor if row["l2"] != best_l2]
+    comparisons = [{"l2": row["l2"], **paired_difference(by_seed(best), by_seed(row))}
+                   for row in others]  # fmt: skip
+    worse = [c["l2"] for c in comparisons if c["verdict"] == "higher"]
+    alike = [row["mean"] for row in per_factor if row["l2"] not in worse]
+    runner_up = max(others, key=lambda row: row["mean"]) if others else None
+    return {
+        "comparisons": comparisons,
+        "worse": worse,
+        "n_alike": len(alike),
+        "range_alike": max(alike) - min(alike),
+        "runner_up": runner_up["l2"] if runner_up else None,
+        "choice": choice_margin(by_seed(best), by_seed(runner_up)) if runner_up else None,
+    }
+
+
+# Q4b: the bars whose thresholds the report shows, to show how much a threshold
+# depends on where its bar is set.
+READABLE_BARS = (0.80, 0.85, 0.90, 0.95)
+# Q4c: a reader that gives one class to more than this share of the digits (ten
+# classes, about a tenth each) has collapsed onto that class rather than guessed.
+COLLAPSE_SHARE = 0.5
+
+
+def crossings(levels, values, bars=READABLE_BARS) -> list[dict]:
+    """Q4b: for each accuracy bar, the first noise level where `values` fall below it."""
+    return [{"bar": bar, "crossing": first_crossing(levels, values, bar)} for bar in bars]
+
+
+def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dict:
+    """Q4c: per noise level, the class a reader calls most often and its share of all
+    its calls (summed over noise seeds); the levels where that share exceeds `share`.
+
+    Args:
+        calls: (levels, seeds, classes) counts of the classes a reader called.
+    """
+    totals = np.asarray(calls).sum(axis=1)  # (levels, classes)
+    top = totals.argmax(axis=1)
+    shares = totals.max(axis=1) / totals.sum(axis=1)
+    rows = [{"level": float(lv), "class": int(k), "share": float(sh)}
+            for lv, k, sh in zip(levels, top, shares, strict=True)]  # fmt: skip
+    collapsed = [row for row in rows if row["share"] > share]
+    return {
+        "rows": rows,
+        "threshold": share,
+        "levels": [row["level"] for row in collapsed],
+        "first": collapsed[0] if collapsed else None,
+        # whether every level from the first collapsed one on is collapsed too
+        "from_then_on": bool(collapsed) and collapsed == rows[rows.index(collapsed[0]) :],
+        "classes": sorted({row["class"] for row in collapsed}),
+    }
+
+
+def nearest_distances(points: np.ndarray, reference: np.ndarray, *, chunk: int = 8192):
+    """Q4d: for each row of `points`, the Euclidean distance to its nearest row of
+    `reference` (both (n, d)); computed in chunks of `reference` to bound memory."""
+    a = np.asarray(points, dtype=np.float32)
+    a_sq = (a**2).sum(axis=1)[:, None]  # (n, 1)
+    best = np.full(len(a), np.inf, dtype=np.float32)
+    for start in range(0, len(reference), chunk):
+        b = np.asarray(reference[start : start + chunk], dtype=np.float32)
+        squared = a_sq - 2 * a @ b.T + (b**2).sum(axis=1)[None, :]  # (n, chunk)
+        best = np.minimum(best, squared.min(axis=1))
+    return np.sqrt(np.maximum(best, 0))
+
+
+def mean_pairwise_distance(points: np.ndarray) -> float:
+    """Q4d: the mean Euclidean distance between distinct rows of `points` (n, d): how
+    varied a set of images is."""
+    a = np.asarray(points, dtype=np.float64)
+    if len(a) < 2:
+        return 0.0
+    sq = (a**2).sum(axis=1)
+    squared = sq[:, None] - 2 * a @ a.T + sq[None, :]
+    distances = np.sqrt(np.maximum(squared, 0))
+    return float(distances.sum() / (len(a) * (len(a) - 1)))

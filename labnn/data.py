@@ -473,6 +473,34 @@ def salt_and_pepper(x: np.ndarray, level: float, rng: np.random.Generator) -> np
     return np.where(u < level, salt, x.astype(dtype, copy=False))
 
 
+def salt_and_pepper_mixed(
+    x: np.ndarray, rng: np.random.Generator, *, clean_share: float = 0.5
+) -> np.ndarray:
+    """Salt-and-pepper noise at a level of its own for each image: training data for a
+    reader meant to work at every level. A share `clean_share` of the images stays
+    clean; the others get a level drawn uniformly from [0, 1].
+
+    Args:
+        x: (n, ...) images with pixels in [0, 1].
+        rng: the generator to draw from (seeded by the caller).
+        clean_share: the expected fraction of images left clean, in [0, 1].
+    """
+    if not 0.0 <= clean_share <= 1.0:
+        raise ValueError(f"clean_share must be in [0, 1], got {clean_share}")
+    x = np.asarray(x)
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise ValueError(
+            f"salt_and_pepper_mixed expects pixels in [0, 1], got [{x.min()}, {x.max()}]; "
+            "scale uint8 images with labnn.data.scale_pixels first"
+        )
+    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
+    levels = np.where(rng.random(len(x)) < clean_share, 0.0, rng.random(len(x)))
+    levels = levels.reshape(-1, *([1] * (x.ndim - 1)))  # (n, 1, ...)
+    u = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+    salt = (u < levels / 2).astype(dtype)  # as in salt_and_pepper, per image
+    return np.where(u < levels, salt, x.astype(dtype, copy=False))
+
+
 @dataclass(frozen=True, eq=False)
 class Split:
     """Training data and the held-out validation data that model selection may look at."""

@@ -16,7 +16,7 @@ import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 
-BLUE, ORANGE, GREY, RED = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222"
+BLUE, ORANGE, GREY, RED, GREEN = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222", "#2e8b57"
 _STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
@@ -120,10 +120,18 @@ def training_curves(history: dict, *, title: str, name: str) -> str:
 
 
 def sweep_accuracy(
-    per_factor: list[dict], runs: list[dict], *, hinton: float, best_l2: float, name: str
+    per_factor: list[dict],
+    runs: list[dict],
+    *,
+    hinton: float,
+    best_l2: float,
+    test: dict,
+    name: str,
 ) -> str:
     """Final validation accuracy against the L2 factor: mean with ±1 std error bars,
-    each replicate as a dot, and Hinton's reported accuracy as a line."""
+    each replicate as a dot. Hinton's accuracy is a test-set number, so it is drawn
+    as a test-set reference beside the test accuracy of our chosen factor (`test`:
+    mean and std), never as a target for the validation points."""
     with matplotlib.rc_context(_STYLE):
         figure = _figure(6.0, 3.2)
         axes = figure.subplots()
@@ -134,13 +142,16 @@ def sweep_accuracy(
                       label="mean ± std over replicates")  # fmt: skip
         axes.scatter([r["l2"] for r in runs], [r["val_accuracy"] for r in runs], s=10,
                      color=GREY, zorder=3, label="single runs")  # fmt: skip
-        axes.axhline(hinton, color=RED, ls="--", lw=1, label=f"Hinton ({hinton:.4f})")
+        axes.axhline(hinton, color=RED, ls="--", lw=1,
+                     label=f"Hinton, test set, one run ({hinton:.4f})")  # fmt: skip
         best = next(row for row in per_factor if row["l2"] == best_l2)
         axes.scatter([best_l2], [best["mean"]], s=90, facecolors="none", edgecolors=ORANGE,
                      lw=1.5, zorder=4, label="chosen on validation")  # fmt: skip
+        axes.errorbar([best_l2], [test["mean"]], yerr=[test["std"]], fmt="s", color=RED,
+                      mfc="white", capsize=3, zorder=5, label="chosen λ, test set")  # fmt: skip
         axes.set_xscale("log")
         axes.set_xlabel("L2 weight-decay factor")
-        axes.set_ylabel("final validation accuracy")
+        axes.set_ylabel("accuracy (validation; red: test set)")
         axes.legend(loc="lower left", fontsize=8)
         points = "; ".join(f"{sci_text(row['l2'])}: {row['mean']:.4f} ± {row['std']:.4f}"
                            for row in per_factor)  # fmt: skip
@@ -289,39 +300,48 @@ def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, name: str) ->
         return to_svg(figure, name, alt=alt)
 
 
-def accuracy_under_noise(rows: list[dict], *, readable=None, limit=None, name: str) -> str:
-    """CNN accuracy against noise level, noisy and denoised, mean with a ±1 std band,
-    with the two thresholds marked where they exist."""
+def accuracy_under_noise(
+    rows: list[dict], *, bar: float | None = None, readable=None, limit=None, name: str
+) -> str:
+    """Test accuracy against noise level of three readers (the clean CNN on noisy and
+    on denoised digits, the noise-aware CNN on noisy ones), mean with a ±1 std band,
+    the accuracy bar, and the two thresholds where they exist."""
     levels = np.array([row["level"] for row in rows])
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(6.0, 3.2)
+        figure = _figure(6.0, 3.4)
         axes = figure.subplots()
-        for key, colour, label in (("noisy", ORANGE, "noisy input"),
-                                   ("denoised", BLUE, "denoised first")):  # fmt: skip
+        for key, colour, label in (("noisy", ORANGE, "CNN, noisy input"),
+                                   ("denoised", BLUE, "CNN, denoised first"),
+                                   ("aware", GREEN, "noise-aware CNN, noisy input")):  # fmt: skip
             mean = np.array([row[key]["mean"] for row in rows])
             std = np.array([row[key]["std"] for row in rows])
             axes.plot(levels, mean, "o-", color=colour, ms=3, label=label)
             axes.fill_between(levels, mean - std, mean + std, color=colour, alpha=0.2, lw=0)
+        if bar is not None:
+            axes.axhline(bar, color=GREY, ls="-.", lw=0.8, label=f"bar ({100 * bar:.0f} %)")
         if readable is not None:
             axes.axvline(readable, color=GREY, ls="--", lw=1,
                          label=f"hard to identify ({readable:.2f})")  # fmt: skip
         if limit is not None:
             axes.axvline(limit, color=RED, ls=":", lw=1.2,
-                         label=f"denoising stops working ({limit:g})")  # fmt: skip
+                         label=f"denoising stops working ({limit:.2f})")  # fmt: skip
         axes.axhline(0.1, color=GREY, lw=0.8, alpha=0.6)
         axes.set_xlabel("salt-and-pepper noise level")
-        axes.set_ylabel("CNN test accuracy")
+        axes.set_ylabel("test accuracy")
         axes.set_ylim(0, 1.02)
-        axes.legend(fontsize=7, loc="upper right")
-        ends = [(key, rows[0][key]["mean"], rows[-1][key]["mean"]) for key in ("noisy", "denoised")]
+        axes.legend(fontsize=7, loc="lower left")
+        readers = (("noisy", "the CNN on noisy digits"), ("denoised", "the CNN on denoised digits"),
+                   ("aware", "the noise-aware CNN on noisy digits"))  # fmt: skip
+        ends = [(text, rows[0][key]["mean"], rows[-1][key]["mean"]) for key, text in readers]
         marks = ([f"digits become hard to identify at about {readable:.2f}"] if readable
-                 is not None else []) + ([f"denoising stops working at {limit:g}"] if limit
-                 is not None else [])  # fmt: skip
+                 is not None else []) + ([f"denoising stops working at about {limit:.2f}"] if
+                 limit is not None else [])  # fmt: skip
         alt = (
-            f"Line chart of the CNN's test accuracy against the noise level from "
+            f"Line chart of test accuracy against the noise level from "
             f"{levels[0]:g} to {levels[-1]:g}, mean ± one standard deviation over noise "
             f"seeds: "
-            + "; ".join(f"{key} from {_pct(a)} to {_pct(b)}" for key, a, b in ends)
+            + "; ".join(f"{text} from {_pct(a)} to {_pct(b)}" for text, a, b in ends)
+            + (f"; a horizontal line marks the bar of {_pct(bar)}" if bar is not None else "")
             + ("; vertical lines mark where " + " and ".join(marks) if marks else "")
             + "."
         )

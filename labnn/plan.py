@@ -27,20 +27,27 @@ class Work:
 
 def planned_work(profile: Profile, sections: list[str]) -> dict[str, Work]:
     """What a cold build of `sections` trains, per experiment (a run's `experiment`: the
-    sections of question 4 share the autoencoder's "q4"). Runs that a section needs from
-    another, unselected one (4c's CNN, 2e's baseline from 2d) are not planned; question 4's
-    noise evaluation predicts and trains nothing."""
+    sections of question 4 share the autoencoder's "q4", 4b and 4c the noise-aware CNN's
+    "q4-noise-aware"). Runs that a section needs from another, unselected one (4c's CNN,
+    2e's baseline from 2d) are not planned; question 4's noise evaluation predicts and
+    trains nothing."""
     all_train = profile.n_train or MNIST_TRAIN
     fit = all_train - profile.validation_size  # the images a run trains on, validation held out
     work = {
         "q2c": Work(1, profile.mlp_epochs * fit),
         "q2d": _sweep(profile, fit),
         "q2e": _variants(profile, fit) + _retrain(profile, all_train),
-        "q3": Work(1, profile.cnn_epochs * fit),
+        "q3": Work(profile.cnn_seeds, profile.cnn_seeds * profile.cnn_epochs * fit),
         "q4": Work(1, profile.ae_epochs * fit),
+        "q4-noise-aware": Work(1, profile.noise_aware_epochs * fit),
     }
-    wanted = {"q4" if name.startswith("q4") else name for name in sections}
+    wanted = {experiment for name in sections for experiment in TRAINS.get(name, [name])}
     return {experiment: w for experiment, w in work.items() if experiment in wanted}
+
+
+# The experiments whose runs a section trains, where they are not the section's own name.
+TRAINS = {"q4a": ["q4"], "q4b": ["q4", "q4-noise-aware"], "q4c": ["q4", "q4-noise-aware"],
+          "q4d": ["q4"]}  # fmt: skip
 
 
 def _sweep(profile: Profile, fit: int) -> Work:

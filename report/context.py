@@ -29,7 +29,8 @@ ITEMS = {
            ("figure", "fig-q3-confusion")],
     "q4a": [("figure", "fig-q4a-diagram"), ("table", "tab-q4a-layers"), ("equation", "eq-bce"),
             ("figure", "fig-q4a-curves")],
-    "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-thresholds")],
+    "q4b": [("figure", "fig-q4b-grid"), ("table", "tab-q4b-bars"),
+            ("table", "tab-q4b-thresholds")],
     "q4c": [("figure", "fig-q4c-accuracy"), ("table", "tab-q4c-accuracy")],
     "q4d": [("figure", "fig-q4d-generated"), ("table", "tab-q4d-agreement")],
     "appendix": [("table", "tab-profile"), ("table", "tab-environment")],
@@ -191,10 +192,12 @@ def _derived(name: str, r: dict) -> dict:
         return {
             "runs": len(r["runs"]),
             "range_of_means": range_of_means,
-            # The factor matters when its effect exceeds two replicate standard deviations.
-            "factor_matters": range_of_means > 2 * r["summary"]["mean_replicate_std"],
-            "weakest_is_worst": min(spread, key=lambda x: x["mean"])["l2"]
-            == min(x["l2"] for x in spread),
+            # The factor matters when some factor is distinguishably worse than the
+            # chosen one, paired by seed (labnn.answers.factor_effects).
+            "factor_matters": bool(r["effects"]["worse"]),
+            # Whether the factors that cannot be told apart move the mean by less
+            # than the test gap to Hinton.
+            "alike_below_gap": r["effects"]["range_alike"] < r["test"]["gap"],
             "test_minus_val": r["test"]["mean"] - r["summary"]["best_mean"],
             "short_of_hinton": r["test"]["gap"] > 0,
             "test_error": 1 - r["test"]["mean"],
@@ -204,16 +207,22 @@ def _derived(name: str, r: dict) -> dict:
         return {
             "test_error": 1 - final["mean"],
             "gain_over_baseline": final["mean"] - baseline["mean"],
-            # Given the 95 % interval of our mean: above it is short of Hinton, inside it
-            # reaches him (we cannot tell the two apart), below it exceeds him.
-            "short_of_hinton": final["high"] < answers.HINTON_ACCURACY,
-            "exceeds_hinton": final["low"] > answers.HINTON_ACCURACY,
+            # Hinton's is one run, so it is held against the prediction interval of one
+            # run of ours: above it is short of him, inside it cannot be told from him.
+            "short_of_hinton": final["single_run"]["verdict"] == "short",
+            "exceeds_hinton": final["single_run"]["verdict"] == "exceeds",
             "chosen_is_baseline": r["chosen"] == "assignment",
             "best_variant_gain": max(row["validation"]["mean"] for row in r["rows"])
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
         }
+    if name == "q4d":
+        return {"share_of_ceiling": r["agreement"] / r["ceiling"]["agreement"],
+                "closer_than_real": r["novelty"]["generated_median"]
+                < r["novelty"]["test_median"]}  # fmt: skip
     if name == "q3":
+        ensemble = r["ensemble"]["test_accuracy"] if r["ensemble"] else r["test_accuracy"]
         return {"test_error": 1 - r["test_accuracy"],
+                "ensemble_gain": ensemble - r["seeds"]["test"]["mean"],
                 "conv_blocks": sum(layer["kind"] == "Conv2D" for layer in r["layers"]),
                 "beats_hinton": r["test_accuracy"] > answers.HINTON_ACCURACY}  # fmt: skip
     return {}
@@ -235,6 +244,7 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
             r["runs"],
             hinton=answers.HINTON_ACCURACY,
             best_l2=s["best_l2"],
+            test=r["test"],
             name="q2d-sweep",
         )
         made["fig-q2d-curves"] = figures.sweep_curves(r["runs"], name="q2d-curves")
@@ -260,21 +270,24 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
             r["levels"], r["grid_noisy"], r["grid_denoised"], name="q4b"
         )
     elif name == "q4c":
-        readable, limit = _thresholds(sections["q4b"])
+        bar, readable, limit = _thresholds(sections["q4b"])
         made["fig-q4c-accuracy"] = figures.accuracy_under_noise(
-            r["rows"], readable=readable, limit=limit, name="q4c"
+            r["rows"], bar=bar, readable=readable, limit=limit, name="q4c"
         )
     elif name == "q4d":
         made["fig-q4d-generated"] = figures.generated_digits(r["grid"], name="q4d")
     return {k: Markup(v) for k, v in made.items() if v is not None}  # fmt: skip
 
 
-def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None]:
-    """4b's two thresholds, marked on 4c's figure when 4b was built."""
+def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None, float | None]:
+    """4b's bar and its two thresholds (interpolated), marked on 4c's figure when 4b
+    was built."""
     if q4b.status != "done":
-        return None, None
-    crossing = q4b.result["readable"]["crossing"]
-    return (crossing["interpolated"] if crossing else None), q4b.result["denoising"]["level"]
+        return None, None, None
+    r = q4b.result
+    hard, fails = r["hard"]["crossing"], r["denoising_fails"]["crossing"]
+    return (r["bar"], hard["interpolated"] if hard else None,
+            fails["interpolated"] if fails else None)  # fmt: skip
 
 
 def _equation(latex: str, name: str) -> str:

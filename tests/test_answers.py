@@ -57,3 +57,107 @@ def test_denoising_limit_is_where_the_gain_ends_for_good():
     assert result["level"] == 0.8 and result["helps_at"] == [0.2, 0.4, 0.6]
     still_helping = answers.denoising_limit(levels, noisy, [d + 0.1 for d in noisy], 0.01)
     assert still_helping["level"] is None
+
+
+def test_prediction_interval_for_one_run_is_wider_than_the_means_by_sqrt_n_plus_1():
+    values = [0.980, 0.982, 0.984]
+    interval = answers.prediction_interval(values)
+    assert interval["half_width"] == pytest.approx(4.303 * 0.002 * np.sqrt(1 + 1 / 3))
+    mean_half = answers.confidence_interval(values)["half_width"]
+    assert interval["half_width"] == pytest.approx(mean_half * np.sqrt(3 + 1))
+
+
+def test_a_single_run_inside_the_prediction_interval_reads_not_distinguishable():
+    # The mean's confidence interval [0.9795, 0.9845] would put 0.9847 above it; a single
+    # run of ours ranges over [0.9770, 0.9870], so one run of his cannot be told apart.
+    values = [0.9810, 0.9820, 0.9830]
+    assert not answers.gap_versus_spread(values)["hinton_inside_interval"]
+    verdict = answers.against_single_run(values, answers.HINTON_ACCURACY)
+    assert verdict["verdict"] == "not distinguishable"
+    assert verdict["low"] < answers.HINTON_ACCURACY < verdict["high"]
+
+
+def test_a_single_run_above_the_whole_prediction_interval_reads_short():
+    verdict = answers.against_single_run([0.9700, 0.9701, 0.9702], answers.HINTON_ACCURACY)
+    assert verdict["verdict"] == "short"
+    assert answers.against_single_run([0.99, 0.9901, 0.9902], 0.9847)["verdict"] == "exceeds"
+
+
+def test_one_replicate_tells_nothing_about_a_single_run():
+    assert answers.against_single_run([0.9], 0.95)["verdict"] == "not distinguishable"
+
+
+def test_paired_differences_cancel_what_the_seed_shares():
+    # Seeds move both protocols alike by up to 0.01; the second is always 0.001 better.
+    first = {0: 0.970, 1: 0.980, 2: 0.975}
+    second = {seed: value + 0.001 for seed, value in first.items()}
+    second[1] += 0.0001
+    difference = answers.paired_difference(second, first)
+    assert difference["verdict"] == "higher" and difference["seeds"] == [0, 1, 2]
+    assert difference["mean"] == pytest.approx(0.001 + 0.0001 / 3)
+
+
+def test_paired_differences_use_only_shared_seeds():
+    difference = answers.paired_difference({0: 0.9, 1: 0.8}, {1: 0.7, 2: 0.6})
+    assert difference["seeds"] == [1] and difference["verdict"] == "not distinguishable"
+
+
+def test_a_margin_inside_the_spread_reads_as_a_coin_flip():
+    # 2e's case: a lead of 0.03 pp where seeds move the difference by about 0.05 pp.
+    chosen = {0: 0.9862, 1: 0.9868, 2: 0.9856}
+    runner_up = {0: 0.9865, 1: 0.9855, 2: 0.9857}
+    decision = answers.choice_margin(chosen, runner_up)
+    assert decision["margin"] == pytest.approx(0.0003)
+    assert decision["margin"] <= decision["spread"]
+    assert decision["verdict"] == "coin flip"
+
+
+def test_a_margin_beyond_the_spread_but_inside_the_interval_is_not_distinguishable():
+    decision = answers.choice_margin({0: 0.985, 1: 0.987, 2: 0.984}, {0: 0.984, 1: 0.985,
+                                                                       2: 0.9835})  # fmt: skip
+    assert decision["margin"] > decision["spread"]
+    assert decision["verdict"] == "not distinguishable"
+    assert decision["replicates_needed"] > 3
+
+
+def test_a_clear_win_reads_as_a_win():
+    decision = answers.choice_margin({0: 0.990, 1: 0.991, 2: 0.992}, {0: 0.980, 1: 0.982,
+                                                                       2: 0.981})  # fmt: skip
+    assert decision["verdict"] == "clear"
+    assert decision["replicates_needed"] <= 3
+
+
+def test_replicates_needed_grows_with_the_spread():
+    assert answers.replicates_needed(0.001, 0.0005) < answers.replicates_needed(0.001, 0.002)
+    assert answers.replicates_needed(0.0, 0.001) is None
+
+
+def test_crossings_give_one_threshold_per_bar():
+    levels, accuracies = [0.0, 0.2, 0.4, 0.6], [0.99, 0.93, 0.82, 0.40]
+    found = answers.crossings(levels, accuracies, bars=(0.80, 0.90, 0.95))
+    assert [row["crossing"]["level"] for row in found] == [0.6, 0.4, 0.2]
+    assert answers.crossings(levels, accuracies, bars=(0.30,))[0]["crossing"] is None
+
+
+def test_a_reader_calling_most_digits_one_class_has_collapsed():
+    # (levels, seeds, classes): at level 0.8 the seeds call 920 and 600 of 1,000 digits 8s.
+    calls = np.full((3, 2, 10), 100)
+    calls[2, 0] = [10] * 8 + [920, 0]
+    calls[2, 1] = [50] * 8 + [600, 0]
+    result = answers.collapse([0.0, 0.4, 0.8], calls)
+    assert result["levels"] == [0.8] and result["classes"] == [8] and result["from_then_on"]
+    assert result["first"]["share"] == pytest.approx(1520 / 2000)
+    assert result["rows"][0]["share"] == pytest.approx(0.1)  # even calls: no collapse
+
+
+def test_nearest_distances_find_the_closest_reference_in_any_chunk():
+    reference = np.array([[0.0, 0.0], [3.0, 4.0], [10.0, 0.0]])
+    points = np.array([[3.0, 4.0], [9.0, 0.0], [0.0, 1.0]])
+    found = answers.nearest_distances(points, reference, chunk=2)
+    np.testing.assert_allclose(found, [0.0, 1.0, 1.0], atol=1e-5)
+
+
+def test_mean_pairwise_distance_of_a_copied_image_is_zero():
+    assert answers.mean_pairwise_distance(np.ones((5, 4))) == pytest.approx(0.0, abs=1e-6)
+    square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert answers.mean_pairwise_distance(square) == pytest.approx((4 + 2 * np.sqrt(2)) / 6)

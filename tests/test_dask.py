@@ -365,17 +365,18 @@ def test_the_noise_evaluation_on_a_onednn_worker_matches_this_process(mnist, qui
     profile = QUICK
     here = q4.noise_evaluation(profile, mnist, quick_store, scheduler="none")
     ae_entry, _, cnn_entry, _, clean = q4.models(profile, mnist, quick_store, scheduler="none")
+    aware_entry = q4.train_noise_aware(profile, mnist, quick_store, scheduler="none")
     test = (clean.prepared.x_test, clean.prepared.labels_test)
     how = resolve(parse_scheduler("local:1"), runs=1, samples=0, onednn=True)
     quiet = BuildProgress(quiet=True)
     results, arrays, meta = call_on_dask(how, "q4 noise", q4.evaluate_stored, profile, ae_entry,
-                                         cnn_entry, *test, progress=quiet)  # fmt: skip
+                                         cnn_entry, aware_entry, *test, progress=quiet)  # fmt: skip
 
     assert meta["onednn"] is True and meta["worker"].startswith("tcp://127.0.0.1:")
     assert results == here.results
     np.testing.assert_array_equal(arrays["mse_noisy"], here.arrays["mse_noisy"])  # no model
     # Other kernels, other float rounding: a few of the 2,000 test images may flip.
-    for name in ("accuracy_noisy", "accuracy_denoised"):
+    for name in ("accuracy_noisy", "accuracy_denoised", "accuracy_aware"):
         np.testing.assert_allclose(arrays[name], here.arrays[name], atol=0.01)
     np.testing.assert_allclose(arrays["mse_denoised"], here.arrays["mse_denoised"], rtol=1e-3)
 
@@ -401,7 +402,7 @@ def test_a_long_noise_evaluation_goes_to_a_onednn_worker():
     from labnn.models import build_cnn
     from labnn.profiles import FULL
 
-    full = q4.evaluation_site(FULL, build_cnn(seed=0), 10_000, scheduler="auto")  # 660,000 images
+    full = q4.evaluation_site(FULL, build_cnn(seed=0), 10_000, scheduler="auto")  # 990,000 images
     assert (full.kind, full.workers, full.env) == ("local", 1, tuple(ONEDNN.items()))
 
 

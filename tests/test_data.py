@@ -16,6 +16,7 @@ from labnn.data import (
     preprocess,
     preprocessing_facts,
     salt_and_pepper,
+    salt_and_pepper_mixed,
     subset,
 )
 from labnn.errors import DataError
@@ -265,3 +266,12 @@ def test_noise_rejects_bad_level_and_unscaled_pixels(small):
         salt_and_pepper(preprocess(small).x_test, 1.5, rng)
     with pytest.raises(ValueError, match="scale uint8 images"):
         salt_and_pepper(small.x_test, 0.1, rng)
+
+
+def test_mixed_noise_leaves_about_half_the_images_clean_and_noises_the_rest(small):
+    x = preprocess(small).x_train  # (512, 28, 28)
+    noisy = salt_and_pepper_mixed(x, np.random.default_rng(0), clean_share=0.5)
+    changed = (noisy != x).mean(axis=(1, 2))  # the share of pixels each image lost
+    assert 0.4 < (changed == 0).mean() < 0.6
+    assert changed.max() > 0.4  # high levels are drawn too
+    assert np.isin(noisy[noisy != x], [0.0, 1.0]).all()

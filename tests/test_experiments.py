@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from labnn import answers
 from labnn.experiments import q1, q2a, q2b, q2c, q2d, q3
 from labnn.profiles import QUICK
 
@@ -51,12 +52,37 @@ def test_q2d_chooses_on_validation_and_reports_test_once(mnist, store):
     assert result["gap_max"]["accuracy"] == result["summary"]["max_val_accuracy"]
 
 
+def test_q2d_counts_hintons_parameters_by_keras_and_formula(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    params = result["hinton_params"]
+    assert params["by_keras"] == params["by_formula"] == 784 * 500 + 500 + 500 * 300 + 300 + 3010
+
+
+def test_q2d_holds_hintons_single_run_against_a_single_run_of_ours(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    one, mean = result["single_run"], result["test"]
+    assert one["half_width"] > mean["half_width"]  # a single run scatters more than a mean
+    assert one["verdict"] in ("short", "exceeds", "not distinguishable")
+    assert result["effects"]["runner_up"] in QUICK.sweep_factors
+    assert result["runner_up_test"]["l2"] == result["effects"]["runner_up"]
+
+
 def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):
     result = q3.run(QUICK, mnist, store)
     matrix = np.array(result["confusion"])
     assert matrix.sum() == QUICK.n_test
     assert result["test_accuracy"] == pytest.approx(np.trace(matrix) / matrix.sum())
     assert result["test_accuracy"] > 0.5
+
+
+def test_q3_trains_one_cnn_per_seed_and_reads_with_their_ensemble(mnist, store):
+    result = q3.run(QUICK, mnist, store)
+    seeds = result["seeds"]
+    assert seeds["seeds"] == [QUICK.seed + i for i in range(QUICK.cnn_seeds)]
+    assert seeds["test_accuracies"][0] == result["test_accuracy"]  # the first seed's model
+    assert len(set(seeds["test_accuracies"])) == QUICK.cnn_seeds  # different models
+    assert result["ensemble"]["models"] == QUICK.cnn_seeds
+    assert 0.5 < result["ensemble"]["test_accuracy"] <= 1
 
 
 def test_q4a_autoencoder_trains_and_its_loss_formula_matches_keras(mnist, store):
@@ -81,6 +107,9 @@ def test_q4b_and_q4c_share_one_stored_noise_evaluation(mnist, store):
     assert all(row["noisy"]["n"] == QUICK.noise_seeds for row in curve["rows"])
     assert thresholds["grid_noisy"].shape == (len(QUICK.noise_levels), 4, 784)
     assert thresholds["readable"]["clean_accuracy"] == curve["rows"][0]["noisy"]["mean"]
+    assert all(row["aware"]["n"] == QUICK.noise_seeds for row in curve["rows"])
+    assert [row["bar"] for row in thresholds["hard_by_bar"]] == list(answers.READABLE_BARS)
+    assert set(curve["collapse"]) == {"noisy", "denoised", "aware"}
 
 
 def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
@@ -94,3 +123,8 @@ def test_q4d_generates_images_in_unit_range_per_class(mnist, store):
     # the CNN recognizes most generated digits as the class they were drawn for: far
     # above chance (0.1); the quick profile's measured 0.705
     assert result["agreement"] > 0.4
+    assert 0.5 < result["ceiling"]["agreement"] <= 1  # the CNN reads reconstructions
+    assert set(result["random_codes"]) == {"one_gaussian", "uniform"}
+    novelty = result["novelty"]
+    assert 0 < novelty["test_p5"] <= novelty["test_median"]
+    assert result["diversity"]["generated"] > 0 and result["diversity"]["real"] > 0

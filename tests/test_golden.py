@@ -155,8 +155,10 @@ def test_the_noise_evaluation_is_the_recorded_one(small):
     prepared = preprocess(small, flatten=True)
     profile = override(QUICK, {"noise_levels": "0,0.5", "noise_seeds": 1, "seed": 5})
     results, arrays = q4.evaluate_noise(profile, build_autoencoder(seed=5), build_cnn(seed=5),
-                                        prepared.x_test, prepared.labels_test)  # fmt: skip
-    values = {name: arrays[name].ravel().tolist() for name in ("mse_noisy", "mse_denoised")}
+                                        build_cnn(seed=6), prepared.x_test,
+                                        prepared.labels_test)  # fmt: skip
+    names = ("mse_noisy", "mse_denoised", "accuracy_noisy", "accuracy_denoised", "accuracy_aware")
+    values = {name: arrays[name].ravel().tolist() for name in names}
     values["grid_digits"] = results["grid_digits"]
     values["grid_denoised"] = arrays["grid_denoised"][:, :, ::49].ravel().tolist()
     check("noise_evaluation", q4.NOISE_EVALUATION_VERSION, values, rtol=1e-5,

@@ -88,7 +88,8 @@ def test_the_plan_counts_runs_and_samples_from_the_profile():
     # 3 runs for each of 4 variants, "longer" continuing 2d's runs for 60 epochs;
     # the retrain planned at the longest candidate on all 60,000 images
     assert work["q2e"] == Work(12 + 3, 3 * (40 + 40 + 60 + 40) * 55_000 + 3 * 100 * 60_000)
-    assert set(planned_work(QUICK, ["q4c"])) == {"q4"}
+    assert work["q3"] == Work(3, 3 * 12 * 55_000)  # the CNN over three seeds
+    assert set(planned_work(QUICK, ["q4c"])) == {"q4", "q4-noise-aware"}
 
 
 def test_clock_text_reads_as_a_duration():

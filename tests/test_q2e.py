@@ -107,3 +107,9 @@ def test_q2e_retrains_the_choice_on_all_training_images(mnist, quick_store):
     assert all(0.5 < row["test"]["mean"] <= 1 for row in result["rows"])  # far above chance
     longer = next(row for row in result["rows"] if row["name"] == "longer")
     assert longer["epochs"] == QUICK.variant_longer_epochs
+    assert result["choice"]["runner_up"] != result["chosen"]
+    assert result["choice"]["verdict"] in ("coin flip", "not distinguishable", "clear")
+    # The gain over the assignment's protocol splits into the protocol and the data.
+    total = final["mean"] - result["baseline_test"]["mean"]
+    parts = result["gain_protocol"]["mean"] + result["gain_data"]["mean"]
+    assert parts == pytest.approx(total)

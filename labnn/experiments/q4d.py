@@ -2,11 +2,16 @@
 
 One Gaussian per class is fitted to the encoder's codes of clean training
 images; codes sampled from it are decoded, and the question-3 CNN judges
-whether each generated digit is the class it was sampled for.
+whether each generated digit is the class it was sampled for. The judgement is
+read against its ceiling (the same CNN on the autoencoder's reconstructions of
+clean test digits) and against codes drawn without classes (one Gaussian for all
+digits, and uniform), whose decoded images the CNN also labels, confidently or
+not; novelty and diversity are measured in pixels against real digits.
 """
 
 import numpy as np
 
+from labnn import answers
 from labnn.data import NUM_CLASSES, Mnist
 from labnn.experiments import q4
 from labnn.experiments.common import provenance
@@ -47,8 +52,73 @@ def run(
         "code_size": int(codes.shape[1]),
         "dead_units": int((codes.max(axis=0) == 0).sum()),
         "ridge": RIDGE,
+        "ceiling": _ceiling(autoencoder, cnn, clean),
+        "random_codes": _random_codes(codes, decoder, cnn, len(images), rng),
+        "novelty": novelty(images, clean),
+        "diversity": diversity(images, sampled_labels, clean),
         "runs": [provenance(ae_entry), provenance(cnn_entry)],
     }
+
+
+def _ceiling(autoencoder, cnn, clean) -> dict:
+    """The CNN on the autoencoder's reconstructions of clean test digits: the most
+    agreement a decoded image can expect from this reader."""
+    reconstructed = q4.denoise(autoencoder, clean.prepared.x_test)
+    predicted = q4.classify(cnn, reconstructed).argmax(axis=1)
+    return {"agreement": float((predicted == clean.prepared.labels_test).mean()),
+            "test_size": len(predicted)}  # fmt: skip
+
+
+def _random_codes(codes, decoder, cnn, count: int, rng: np.random.Generator) -> dict:
+    """What the CNN makes of decoded codes drawn without any class: from one Gaussian
+    fitted to all digits' codes, and uniformly within each unit's range; clipped at 0."""
+    codes = codes.astype(np.float64)
+    cov = np.cov(codes, rowvar=False) + RIDGE * np.eye(codes.shape[1])
+    drawn = {
+        "one_gaussian": rng.multivariate_normal(codes.mean(axis=0), cov, size=count),
+        "uniform": rng.uniform(codes.min(axis=0), codes.max(axis=0), size=(count, codes.shape[1])),
+    }
+    result = {}
+    for name, sample in drawn.items():
+        probs = q4.classify(cnn, q4.denoise(decoder, np.clip(sample, 0, None).astype(np.float32)))
+        calls = np.bincount(probs.argmax(axis=1), minlength=NUM_CLASSES)
+        result[name] = {"mean_confidence": float(probs.max(axis=1).mean()),
+                        "top_class": int(calls.argmax()),
+                        "top_share": float(calls.max() / count)}  # fmt: skip
+    return result
+
+
+def novelty(images: np.ndarray, clean, *, reference: int = 1000, percentile: int = 5) -> dict:
+    """How far each generated digit lies from its nearest training image, against the
+    same distance for `reference` real test digits (pixels, Euclidean)."""
+    train = clean.split.x_train
+    generated = answers.nearest_distances(images, train)
+    real = answers.nearest_distances(clean.prepared.x_test[:reference], train)
+    low = float(np.percentile(real, percentile))
+    return {
+        "generated_median": float(np.median(generated)),
+        "test_median": float(np.median(real)),
+        "test_p5": low,
+        # generated digits nearer a training image than all but `percentile` % of test
+        # digits are: candidates for near copies
+        "near_copies": float((generated < low).mean()),
+        "percentile": percentile,
+        "reference": reference,
+    }
+
+
+def diversity(images: np.ndarray, labels: np.ndarray, clean) -> dict:
+    """Mean pairwise distance within each class, generated digits against as many real
+    test digits of that class."""
+    test, test_labels = clean.prepared.x_test, clean.prepared.labels_test
+    generated, real = [], []
+    for k in range(NUM_CLASSES):
+        own = images[labels == k]
+        generated.append(answers.mean_pairwise_distance(own))
+        real.append(answers.mean_pairwise_distance(test[test_labels == k][: len(own)]))
+    return {"generated": float(np.mean(generated)), "real": float(np.mean(real)),
+            "ratio": float(np.mean(generated) / np.mean(real)),
+            "per_class_generated": generated, "per_class_real": real}  # fmt: skip
 
 
 def sample_codes(codes, labels, per_class: int, rng: np.random.Generator):
