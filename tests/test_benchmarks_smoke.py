@@ -42,12 +42,14 @@ def test_benchmarks_run_and_save_what_the_appendix_reads(data_dir, tmp_path):
     assert "5 passed" in done.stdout  # 5 models on the CPU (both paths in each); GPU skips
 
     run = latest_run(tmp_path)
-    # on TensorFlow, each model on the fast path the report trains it on; elsewhere `fit`
+    # each model on the path the report trains it on: TensorFlow's fast paths, JAX's
+    # scan, or `fit` elsewhere
     cnn = "tf-graph-loop" + (", oneDNN worker" if engine.onednn_for_workers() else "")
     paths = {"autoencoder": "tf-xla-loop", "cnn": cnn, "hinton_mlp": "tf-stacked",
              "hinton_sweep": "tf-stacked", "notebook_mlp": "tf-stacked"}  # fmt: skip
     if keras.backend.backend() != "tensorflow":
-        paths = dict.fromkeys(paths, "fit")
+        other = "jax-scan" if keras.backend.backend() == "jax" else "fit"
+        paths = dict.fromkeys(paths, other)
     ceiling = "matrix products alone (ceiling)"  # measured for the stacked MLPs only
     assert [(row["model"], row["path"]) for row in run["rows"]] == [
         (model, path)
