@@ -98,13 +98,16 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgre
         for i in unit:  # another build trained these: read what it stored
             if entries[i] is None:
                 stored = partial(_note_stored, progress, runs[i], data)
-                entries[i] = store.run(specs[i], partial(_compute, runs[i], data, progress),
+                compute = partial(_compute, store, runs[i], specs[i], data, progress)
+                entries[i] = store.run(specs[i], compute,
                                        on_hit=stored)  # fmt: skip
     return entries
 
 
-def _compute(run: Run, data: Dataset, progress: BuildProgress) -> tuple[dict, dict, dict]:
-    """`run`'s (results, arrays), trained here, and the backend's metadata."""
+def _compute(store: Store, run: Run, spec: dict, data: Dataset, progress: BuildProgress):
+    """`run`'s (results, arrays), trained here (the build that was training it died), and
+    the backend's metadata."""
+    _started(progress, store, [run], [spec], data)
     (computed,) = compute_all([run], data, progress=progress)
     return (*computed, engine.environment())
 

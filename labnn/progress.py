@@ -105,7 +105,7 @@ class BuildProgress:
             self._write(text)
 
     def status(self) -> str:
-        """'[q2d] run 7/33, 4m10s elapsed, about 18 min left'."""
+        """'[q2d] run 7/33, 4m10s elapsed, about 18m00s left'."""
         parts = [f"[{self.section}]" if self.section else "build"]
         if self.runs_total:
             parts.append(f"run {min(self.runs_done, self.runs_total)}/{self.runs_total},")

@@ -148,7 +148,7 @@ def stack_label(runs: list[Run]) -> str:
         return runs[0].label
     factors = ", ".join(dict.fromkeys(f"{run.params.get('l2', 0):g}" for run in runs))
     seeds = ", ".join(dict.fromkeys(str(run.seed) for run in runs))
-    return f"{runs[0].experiment} {len(runs)} runs stacked (seed {seeds}; l2 {factors})"
+    return f"{runs[0].label} and {len(runs) - 1} more stacked (seed {seeds}; l2 {factors})"
 
 
 def kept_weights(entry: Entry) -> list[np.ndarray]:

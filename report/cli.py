@@ -58,9 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--scheduler", default=None, metavar="WHERE",
                        help="where the sweeps' independent runs, the CNN and question 4's "
                        "noise evaluation run: auto (default: a local Dask cluster of "
-                       "single-threaded workers, and one worker with oneDNN for the CNN's "
-                       "training and prediction, when the [dask] extra is installed, "
-                       "else in this process), none (in this process), "
+                       "single-threaded workers where there is enough training to repay "
+                       "its start, one worker with oneDNN for the CNN where TensorFlow runs "
+                       "without it; stacks and short builds in this process), none (in "
+                       "this process), "
                        "local:N (N Dask workers here) or tcp://host:port (a running Dask "
                        "scheduler)")  # fmt: skip
     build.add_argument("--force", action="store_true", help="re-run even what is stored")

@@ -75,7 +75,11 @@ class TrainingPath:
         """Train `models` (one, unless the path `stacks`) on `data` (a Split), in place,
         model r seeded `seeds[r]` (or all `seed`). `how`: epochs, batch_size, and
         optionally initial_epoch, progress, label."""
+        if (seed is None) == (seeds is None):
+            raise ValueError("give either seed (one for every model) or seeds (one per model)")
         seeds = list(seeds) if seeds is not None else [seed] * len(models)
+        if len(seeds) != len(models):
+            raise ValueError(f"{len(seeds)} seeds for {len(models)} models")
         if len(models) != 1 and not self.stacks:
             raise ValueError(f"the path {self.name} trains one model at a time, got {len(models)}")
         if self.mixes_seeds:

@@ -44,10 +44,13 @@ def stack_problem(models: list[keras.Model]) -> str | None:
             return f"{model.name} has another optimizer than {first.name}"
         for layer in _layers(model):
             if getattr(layer, "activity_regularizer", None) is not None or (
-                getattr(layer, "kernel_regularizer", None) is not None
+                getattr(layer, "bias_regularizer", None) is not None
+                or getattr(layer, "kernel_regularizer", None) is not None
                 and type(layer.kernel_regularizer) is not keras.regularizers.L2
             ):
                 return f"{model.name}: only L2 penalties on kernels can be stacked"
+        if len(model.losses) != sum(factor > 0 for factor in _l2_factors(model)):
+            return f"{model.name} has losses other than L2 penalties on kernels"
     return None
 
 
@@ -174,8 +177,9 @@ class _Stack:
 
 
 # Compiled once per process and model shape: every stack of the same architecture,
-# optimizer and loss reuses the first one's traces (a trace took 8-13 s on 2 cores, and a
-# full build trains about 35 stacks and runs).
+# optimizer settings and loss reuses the first one's traces (a trace took 8-13 s on 2
+# cores; the tests and benchmarks build many stacks of one shape). The first model of each
+# shape stays referenced here, as its trace calls it.
 _COMPILED: dict[str, dict] = {}
 
 

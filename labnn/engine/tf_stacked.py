@@ -30,7 +30,7 @@ def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]
     """`order` as (steps, batch_size) indices, the last batch padded, and a mask of
     the real ones: the padded rows carry no weight, so the last step's gradient is
     the mean over its real examples, as in `fit`. One step shape for XLA; the MLPs
-    here have no statistics over the batch (`labnn.engine.tf_loop.full_batches`)."""
+    here have no statistics over the batch (`labnn.engine.batches.full_batches`)."""
     steps = -(-len(order) // batch_size)
     index = np.zeros(steps * batch_size, np.int32)
     mask = np.zeros(steps * batch_size, np.float32)
@@ -123,7 +123,8 @@ class _Stack:
             factors = {_l2(layer) for layer in dense[:-1]}
             if len(factors) != 1 or _l2(dense[-1]) or len(model.layers) != len(dense) + 1:
                 raise ValueError(f"{model.name}: not a plain MLP with one L2 factor on its "
-                                 "hidden kernels; train it with labnn.training.train")  # fmt: skip
+                                 "hidden kernels; it trains on another path "
+                                 "(labnn.engine.choose)")  # fmt: skip
             l2.append(factors.pop())
             rates.add(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
         if len(rates) != 1:
