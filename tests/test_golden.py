@@ -54,10 +54,17 @@ def where() -> dict:
     return {"cpu": cpu_name(), "threads": int(threads)}
 
 
+def golden_file(name: str):
+    """The values of `name` for the backend in use: Keras's initializers draw other
+    numbers on each backend, so each has its own records (TensorFlow's carry no suffix)."""
+    backend = keras.backend.backend()
+    return GOLDEN / (f"{name}.json" if backend == "tensorflow" else f"{name}.{backend}.json")
+
+
 def check(name: str, version: int, values: dict, *, bump: str, rtol: float = 0.0):
     """Compare `values` with the golden file `name`, recorded at `version`: exactly
     where they were recorded, else within `rtol`; write it instead when recording."""
-    path = GOLDEN / f"{name}.json"
+    path = golden_file(name)
     if RECORD:
         document = {"version": version, "recorded_on": where(), "values": values}
         path.write_text(json.dumps(document, indent=1) + "\n")
