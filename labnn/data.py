@@ -459,18 +459,7 @@ def salt_and_pepper(x: np.ndarray, level: float, rng: np.random.Generator) -> np
     """
     if not 0.0 <= level <= 1.0:
         raise ValueError(f"noise level must be in [0, 1], got {level}")
-    x = np.asarray(x)
-    if x.size and (x.min() < 0 or x.max() > 1):
-        raise ValueError(
-            f"salt_and_pepper expects pixels in [0, 1], got [{x.min()}, {x.max()}]; "
-            "scale uint8 images with labnn.data.scale_pixels first"
-        )
-    dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
-    # One uniform draw decides both: u < level replaces the pixel, and of those,
-    # u < level / 2 (half of them) become salt.
-    u = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
-    salt = (u < level / 2).astype(dtype)
-    return np.where(u < level, salt, x.astype(dtype, copy=False))
+    return _replace_pixels(_pixels(x, "salt_and_pepper"), level, rng)
 
 
 def salt_and_pepper_mixed(
@@ -487,18 +476,31 @@ def salt_and_pepper_mixed(
     """
     if not 0.0 <= clean_share <= 1.0:
         raise ValueError(f"clean_share must be in [0, 1], got {clean_share}")
+    x = _pixels(x, "salt_and_pepper_mixed")
+    levels = np.where(rng.random(len(x)) < clean_share, 0.0, rng.random(len(x)))
+    return _replace_pixels(x, levels.reshape(-1, *([1] * (x.ndim - 1))), rng)  # (n, 1, ...)
+
+
+def _pixels(x, caller: str) -> np.ndarray:
+    """`x` as an array, checked to hold pixels in [0, 1]."""
     x = np.asarray(x)
     if x.size and (x.min() < 0 or x.max() > 1):
         raise ValueError(
-            f"salt_and_pepper_mixed expects pixels in [0, 1], got [{x.min()}, {x.max()}]; "
+            f"{caller} expects pixels in [0, 1], got [{x.min()}, {x.max()}]; "
             "scale uint8 images with labnn.data.scale_pixels first"
         )
+    return x
+
+
+def _replace_pixels(x: np.ndarray, level, rng: np.random.Generator) -> np.ndarray:
+    """Each pixel replaced with probability `level` (a number, or one per image shaped to
+    broadcast), by 0 or 1 with equal chance."""
     dtype = x.dtype if np.issubdtype(x.dtype, np.floating) else np.float32
-    levels = np.where(rng.random(len(x)) < clean_share, 0.0, rng.random(len(x)))
-    levels = levels.reshape(-1, *([1] * (x.ndim - 1)))  # (n, 1, ...)
+    # One uniform draw decides both: u < level replaces the pixel, and of those,
+    # u < level / 2 (half of them) become salt.
     u = rng.random(x.shape, dtype=np.float32 if dtype == np.float32 else np.float64)
-    salt = (u < levels / 2).astype(dtype)  # as in salt_and_pepper, per image
-    return np.where(u < levels, salt, x.astype(dtype, copy=False))
+    salt = (u < level / 2).astype(dtype)
+    return np.where(u < level, salt, x.astype(dtype, copy=False))
 
 
 @dataclass(frozen=True, eq=False)
