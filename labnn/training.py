@@ -117,6 +117,23 @@ def set_thread_pools(threads: int) -> bool:
     return False
 
 
+def stack_results(histories: list[dict], seconds: list[float], wall: float, n_samples: int):
+    """One TrainResult per run of a stack trained together on `n_samples` images: its own
+    history, and its share of the stack's epoch times and wall time."""
+    count = len(histories)
+    share = [s / count for s in seconds]
+    return [
+        TrainResult(
+            history=history,
+            epoch_seconds=share,
+            wall_time_s=wall / count,
+            samples_per_second=throughput(n_samples, share),
+            extra={"stack": {"size": count, "wall_time_s": wall}},
+        )
+        for history in histories
+    ]
+
+
 def throughput(n_samples: int, epoch_seconds: list[float]) -> float:
     """Samples per second, leaving out the first epoch (graph tracing) when there are more."""
     timed = epoch_seconds[1:] or epoch_seconds

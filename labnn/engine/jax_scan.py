@@ -26,7 +26,7 @@ import numpy as np
 
 from labnn.data import Split
 from labnn.engine.batches import epoch_order, full_batches
-from labnn.training import ProgressFn, TrainResult, throughput
+from labnn.training import ProgressFn, TrainResult, stack_results
 
 
 def stack_problem(models: list[keras.Model]) -> str | None:
@@ -98,18 +98,8 @@ def train_stack(
             means = {name: float(np.mean(logs[name])) for name in history}
             progress(label, epoch + 1, epochs, means, time.perf_counter() - start)
     stack.write_back(models)
-    wall = time.perf_counter() - start
-    share = [s / count for s in seconds]
-    return [
-        TrainResult(
-            history={name: values[r] for name, values in history.items()},
-            epoch_seconds=share,
-            wall_time_s=wall / count,
-            samples_per_second=throughput(n, share),
-            extra={"stack": {"size": count, "wall_time_s": wall}} if count > 1 else {},
-        )
-        for r in range(count)
-    ]
+    histories = [{name: values[r] for name, values in history.items()} for r in range(count)]
+    return stack_results(histories, seconds, time.perf_counter() - start, n)
 
 
 class _Stack:

@@ -23,7 +23,7 @@ import numpy as np
 from labnn.data import Split
 from labnn.engine.batches import epoch_order
 from labnn.engine.tf_loop import resident, row_sums_of_squares
-from labnn.training import ProgressFn, TrainResult, throughput
+from labnn.training import ProgressFn, TrainResult, stack_results
 
 
 def batches(order: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -77,20 +77,9 @@ def train_stack(
             means = {k: float(np.mean([h[-1] for h in v])) for k, v in history.items() if v[0]}
             progress(label, epoch + 1, epochs, means, time.perf_counter() - start)
     stack.write_back(models)
-    wall = time.perf_counter() - start
-    share = [s / count for s in seconds]
-    return [
-        TrainResult(
-            history={
-                k: [float(v) for v in values[r]] for k, values in history.items() if values[r]
-            },
-            epoch_seconds=share,
-            wall_time_s=wall / count,
-            samples_per_second=throughput(n, share),
-            extra={"stack": {"size": count, "wall_time_s": wall}},
-        )
-        for r in range(count)
-    ]
+    histories = [{k: [float(v) for v in values[r]] for k, values in history.items() if values[r]}
+                 for r in range(count)]  # fmt: skip
+    return stack_results(histories, seconds, time.perf_counter() - start, n)
 
 
 def _append(history: dict, name: str, values):
