@@ -49,10 +49,12 @@ def run_on_dask(
     mnist: Mnist,
     progress: BuildProgress,
     record: Callable[[int, int, dict, dict, dict], Entry],
+    site: engine.Site,
 ) -> list[list[Entry]]:
     """Train each unit of runs (runs trained together, `labnn.runs.groups`) as one
     task on the cluster `how` names; `record(u, r, results, arrays, meta)` stores run r
-    of unit u as soon as its unit arrives, so an interruption loses only unfinished runs."""
+    of unit u as soon as its unit arrives, so an interruption loses only unfinished runs.
+    `site`: the site the runs' keys name (`check_site`)."""
     with connect(how) as client:
         source = _data_source(client, mnist)
         data_from = "their own LABNN_DATA_DIR" if source is None else "a copy sent from here"
@@ -70,6 +72,7 @@ def run_on_dask(
             for done, future in enumerate(as_completed(futures), start=1):
                 u = futures[future]
                 computed, meta = future.result()
+                check_site(meta, site)
                 entries[u] = [record(u, r, *payload, meta) for r, payload in enumerate(computed)]
                 seconds = sum(results["wall_time_s"] for results, _ in computed)
                 progress.note(f"{stack_label(units[u])}: trained on {meta['worker']} in "
@@ -78,6 +81,37 @@ def run_on_dask(
             client.cancel(list(futures))
             raise
     return entries
+
+
+def remote_site(how: Scheduler) -> engine.Site:
+    """The site a running cluster's workers are (`labnn.engine.Site`): they must all be
+    alike, or a run's numbers would depend on which of them trains it."""
+    with connect(how) as client:
+        sites = client.run(_site_here)
+    if not sites:
+        raise SchedulerError(f"the Dask scheduler at {how.address} has no workers: start some "
+                             f"(`dask worker {how.address} --nthreads 1`)")  # fmt: skip
+    if len(set(sites.values())) > 1:
+        listed = "; ".join(f"{worker}: {threads} thread(s), oneDNN {onednn}"
+                           for worker, (threads, onednn) in sorted(sites.items()))  # fmt: skip
+        raise SchedulerError(f"the workers at {how.address} differ ({listed}), so a run's "
+                             "numbers would depend on which of them trains it: start them alike "
+                             "(the same --nthreads and TF_ENABLE_ONEDNN_OPTS)")  # fmt: skip
+    return engine.Site(*next(iter(sites.values())))
+
+
+def _site_here() -> tuple:
+    site = engine.here()
+    return site.threads, site.onednn
+
+
+def check_site(meta: dict, site: engine.Site):
+    """Fail before storing what a worker trained at another site than the key names
+    (a worker that joined the cluster later, started otherwise)."""
+    if (meta["threads"], meta["onednn"]) != (site.threads, site.onednn):
+        raise SchedulerError(f"worker {meta['worker']} trains with {meta['threads']} thread(s), "
+                             f"oneDNN {meta['onednn']}; the runs' keys name {site.threads}, "
+                             f"oneDNN {site.onednn}: start the workers alike")  # fmt: skip
 
 
 def call_on_dask(how: Scheduler, what: str, function: Callable, *args, progress: BuildProgress):

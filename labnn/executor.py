@@ -5,15 +5,17 @@ the store are trained, and the store is written here, by the caller's process.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import partial
 
 from labnn import engine
 from labnn.data import Mnist
 from labnn.datasets import Dataset
+from labnn.errors import LabnnError
 from labnn.progress import BuildProgress
 from labnn.runs import Run, compute_all, groups, stack_label
-from labnn.scheduler import parse_scheduler, resolve
+from labnn.scheduler import Scheduler, parse_scheduler, resolve
 from labnn.store import Entry, MissingRun, Store
 
 
@@ -37,19 +39,17 @@ def run_all(
         MissingRun: the store is offline and runs are missing (listing all of them).
     """
     progress = progress or BuildProgress(quiet=True)
-    specs = [run.spec(data) for run in runs]
+    how = placement(runs, data, scheduler)
+    at = site(how)
+    specs = [run.spec(data, at) for run in runs]
     missing = [i for i, spec in enumerate(specs) if store.lookup(spec) is None]
     if store.offline and missing:
         raise MissingRun([specs[i] for i in missing])
-    units = _units(runs, missing)
-    samples = sum(runs[i].epochs_to_train for i in missing) * len(data.split.x_train)
-    stacked = any(len(unit) > 1 for unit in units)
-    how = resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked,
-                  onednn=_wants_onednn([runs[unit[0]] for unit in units]))  # fmt: skip
     if how.kind == "none" or not missing:
-        return run_here(store, runs, data, progress)
+        return run_here(store, runs, data, progress, at=at)
     from labnn.dask_runs import run_on_dask  # Dask loads only where runs go to it
 
+    units = _units(runs, missing)
     done = {}
     with store.claim([specs[i] for i in missing]) as claimed:  # exactly once across builds
         ours = {missing[c] for c in claimed}
@@ -60,7 +60,7 @@ def run_all(
         if units:
             computed = run_on_dask(
                 how, [[runs[i] for i in unit] for unit in units], data, recipe=recipe,
-                mnist=mnist, progress=progress,
+                mnist=mnist, progress=progress, site=at,
                 record=lambda u, r, *payload: store.record(specs[units[u][r]], *payload),
             )  # fmt: skip
             done = {i: entry for unit, entries in zip(units, computed, strict=True) for i, entry
@@ -68,14 +68,41 @@ def run_all(
     # The rest is stored, or being trained by another build: wait for it and read it
     # (or train it here, should that build have died).
     rest = [i for i in range(len(runs)) if i not in done]
-    done.update(zip(rest, run_here(store, [runs[i] for i in rest], data, progress), strict=True))
+    here = run_here(store, [runs[i] for i in rest], data, progress, at=at)
+    done.update(zip(rest, here, strict=True))
     return [done[i] for i in range(len(runs))]
 
 
-def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgress) -> list:
+def placement(runs: list[Run], data: Dataset, scheduler: str) -> Scheduler:
+    """Where `runs` train under `scheduler`: decided from all of them, stored or not, so
+    that the site, which their keys name where their path depends on it, is the same in
+    every build that asks for them."""
+    units = _units(runs, list(range(len(runs))))
+    samples = sum(run.epochs_to_train for run in runs) * len(data.split.x_train)
+    stacked = any(len(unit) > 1 for unit in units)
+    return resolve(parse_scheduler(scheduler), runs=len(units), samples=samples, stacked=stacked,
+                   onednn=_wants_onednn([runs[unit[0]] for unit in units]))  # fmt: skip
+
+
+def site(how: Scheduler) -> engine.Site:
+    """The site where `how` trains a run: this process, a local worker (`how`'s threads
+    and environment), or the workers of a running cluster (asked)."""
+    if how.kind == "none":
+        return engine.here()
+    if how.kind == "local":
+        return engine.local_worker(how.threads_per_worker, os.environ | dict(how.env))
+    from labnn.dask_runs import remote_site
+
+    return remote_site(how)
+
+
+def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgress, *,
+             at: engine.Site | None = None) -> list:  # fmt: skip
     """Each run from the store, or trained in this process (stacked where it can be)
-    and stored, in order."""
-    specs = [run.spec(data) for run in runs]
+    and stored, in order. `at`: the site the runs' keys name (default: here); a run
+    missing there that this process cannot train as that site would fails."""
+    at = at or engine.here()
+    specs = [run.spec(data, at) for run in runs]
     entries: list[Entry | None] = [None] * len(runs)
     missing = []
     for i, spec in enumerate(specs):
@@ -90,6 +117,8 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgre
         with store.claim([specs[i] for i in unit]) as claimed:
             ours = [unit[c] for c in claimed]
             if ours:
+                for i in ours:
+                    _check_here(runs[i], specs[i], data)
                 together = [runs[i] for i in ours]
                 _started(progress, store, together, [specs[i] for i in ours], data)
                 computed = compute_all(together, data, progress=progress)
@@ -107,9 +136,19 @@ def run_here(store: Store, runs: list[Run], data: Dataset, progress: BuildProgre
 def _compute(store: Store, run: Run, spec: dict, data: Dataset, progress: BuildProgress):
     """`run`'s (results, arrays), trained here (the build that was training it died), and
     the backend's metadata."""
+    _check_here(run, spec, data)
     _started(progress, store, [run], [spec], data)
     (computed,) = compute_all([run], data, progress=progress)
     return (*computed, engine.environment())
+
+
+def _check_here(run: Run, spec: dict, data: Dataset):
+    """Fail before `run` trains in this process under a key that names another site."""
+    if spec != run.spec(data, engine.here()):
+        raise LabnnError(f"{run.label or run.experiment}: its key names a Dask worker's "
+                         "threads or oneDNN setting, not this process's; it was left untrained "
+                         "(another build that was training it stopped?): build again to train "
+                         "it there")  # fmt: skip
 
 
 def _wants_onednn(runs: list[Run]) -> bool:

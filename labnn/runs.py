@@ -90,10 +90,11 @@ class Run:
         """The path that trains this run, on the backend in use."""
         return engine.choose(self.build, self.params)
 
-    def spec(self, data: Dataset) -> dict:
+    def spec(self, data: Dataset, site: engine.Site) -> dict:
         """What identifies this run in the store: what it trains, on which data, and
         what computes its numbers (the path and its version, Keras and the backend,
-        and what is computed with it), each by name and version."""
+        and what is computed with it), each by name and version; and the facts of the
+        `site` it trains at that its path's numbers depend on."""
         training = {"epochs": self.epochs, "batch_size": self.batch_size, "seed": self.seed}
         if self.resume:
             training["resume"] = {"key": self.resume.key, "epochs": self.resume.epochs}
@@ -102,7 +103,7 @@ class Run:
             "model": {"builder": self.build.__name__, **self.params},
             "training": training,
             "data": data.spec,
-            "trainer": self.path().key,
+            "trainer": self.path().key(site),
             "backend": engine.versions(),
         }
         if self.after is not None:

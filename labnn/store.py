@@ -169,6 +169,8 @@ class Store:
             return "missing (never run)"
         for old in same:
             changed = {part for part in spec if old.get(part) != spec[part]}
+            if changed == {"trainer"} and (moved := _site_moved(old["trainer"], spec["trainer"])):
+                return f"stored as trained at another site ({moved})"
             if len(changed) == 1 and (reason := _VERSIONED.get(next(iter(changed)))):
                 return reason
             if changed == {"data"}:
@@ -342,6 +344,17 @@ class Store:
 
 
 # A spec's parts that say what computed it, and the reason a change of one gives.
+def _site_moved(old: dict, new: dict) -> str:
+    """The facts of the site (`labnn.engine.Site`) in which two trainer keys of one path
+    and version differ, e.g. 'threads 2, here 1'; '' if they differ otherwise."""
+    same_path = all(old.get(k) == new.get(k) for k in ("path", "version"))
+    facts = (set(old) | set(new)) - {"path", "version"}
+    if not same_path or not facts <= {"threads", "onednn"}:
+        return ""
+    return "; ".join(f"{fact} {old.get(fact)}, here {new.get(fact)}" for fact in sorted(facts)
+                     if old.get(fact) != new.get(fact))  # fmt: skip
+
+
 _VERSIONED = {
     "trainer": "training path or its version changed",
     "backend": "Keras or backend version changed",

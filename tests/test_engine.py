@@ -70,6 +70,9 @@ class Data:
     spec = {"recipe": RECIPE_VERSION, "fingerprint": "abc", "n_train": 100}
 
 
+HERE = engine.Site(threads=2, onednn=True)
+
+
 def cnn_run(**changes) -> Run:
     run = Run("q3", build_cnn, {"decay_steps": 10}, epochs=1, batch_size=8, seed=0,
               after=After(q3.test_predictions, version=1))  # fmt: skip
@@ -80,31 +83,52 @@ def test_a_runs_key_is_its_parameters_its_path_and_versions_nothing_else():
     """No source text: a docstring or comment edit re-keys nothing."""
     versions = engine.versions()
     path = choose(build_cnn)
-    assert cnn_run().spec(Data) == {
+    assert cnn_run().spec(Data, HERE) == {
         "experiment": "q3",
         "model": {"builder": "build_cnn", "decay_steps": 10},
         "training": {"epochs": 1, "batch_size": 8, "seed": 0},
         "data": Data.spec,
-        "trainer": {"path": path.name, "version": path.version},
+        "trainer": {
+            "path": path.name,
+            "version": path.version,
+            **{fact: getattr(HERE, fact) for fact in path.depends_on},
+        },
         "backend": versions,
         "after": {"name": "test_predictions", "version": 1},
     }
     assert versions["keras"] == ".".join(keras.__version__.split(".")[:2])
     store = Store("unused")
-    assert store.key(cnn_run().spec(Data)) == store.key(cnn_run(label="another").spec(Data))
+    another = cnn_run(label="another")
+    assert store.key(cnn_run().spec(Data, HERE)) == store.key(another.spec(Data, HERE))
 
 
 def test_a_new_version_of_what_is_computed_with_a_run_is_another_run():
     store = Store("unused")
-    first = store.key(cnn_run().spec(Data))
-    assert store.key(cnn_run(after=After(q3.test_predictions, version=2)).spec(Data)) != first
-    assert store.key(cnn_run(after=None).spec(Data)) != first
+    first = store.key(cnn_run().spec(Data, HERE))
+    assert store.key(cnn_run(after=After(q3.test_predictions, version=2)).spec(Data, HERE)) != first
+    assert store.key(cnn_run(after=None).spec(Data, HERE)) != first
+
+
+def test_a_key_names_the_facts_of_its_site_that_its_path_depends_on():
+    """And only those: a path measured not to depend on its site keeps one key
+    wherever it trains (tests/test_placement.py checks the measurement)."""
+    store = Store("unused")
+    for threads, onednn in ((1, True), (2, False)):
+        there = engine.Site(threads, onednn)
+        for build, params in ((build_cnn, {"decay_steps": 10}), (build_hinton_mlp, {}),
+                              (build_hinton_variant, {"momentum": 0.9})):  # fmt: skip
+            run = Run("q", build, params, epochs=1, batch_size=8, seed=0)
+            path = run.path()
+            moved = {fact for fact in ("threads", "onednn") if getattr(there, fact) !=
+                     getattr(HERE, fact)} & set(path.depends_on)  # fmt: skip
+            same = store.key(run.spec(Data, there)) == store.key(run.spec(Data, HERE))
+            assert same == (not moved), (path.name, there)
 
 
 def test_the_key_and_the_training_take_the_same_path(monkeypatch):
     """Both read `Run.path`; with the fast paths off, both say `fit`."""
     monkeypatch.setenv("LABNN_FAST_PATH", "0")
-    assert cnn_run().spec(Data)["trainer"]["path"] == "fit"
+    assert cnn_run().spec(Data, HERE)["trainer"]["path"] == "fit"
 
 
 @tensorflow_only

@@ -199,10 +199,20 @@ def _spec(**changes):
         ({"data": {"n_train": 6000}}, "profile changed (data slice)"),
         ({"training": {"epochs": 3}}, "profile changed (training settings)"),
         ({"training": {"seed": 1}}, "missing (not run yet)"),
+        (
+            {"trainer": {"threads": 1, "onednn": True}},
+            "stored as trained at another site (threads 2, here 1)",
+        ),
+        (
+            {"trainer": {"threads": 2, "onednn": False}},
+            "stored as trained at another site (onednn True, here False)",
+        ),
+        ({"trainer": {"version": 2, "threads": 1}}, "training path or its version changed"),
     ],
 )
 def test_explain_says_why_a_run_would_run(tmp_path, changes, reason):
     store = Store(tmp_path)
+    store.put(_spec(trainer={"threads": 2, "onednn": True}), {"value": 1})
     store.put(_spec(), {"value": 1})
     assert store.explain(_spec()) == "stored"
     assert store.explain(_spec(**changes)) == reason

@@ -12,13 +12,17 @@ from labnn.engine.dispatch import (
     TF_GRAPH_LOOP,
     TF_STACKED,
     TF_XLA_LOOP,
+    Site,
     TrainingPath,
     choose,
     environment,
+    here,
+    local_worker,
     versions,
 )
 from labnn.engine.tf_backend import onednn_for_workers
 from labnn.engine.tf_loop import convolutional
 
-__all__ = ["FIT", "JAX_SCAN", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "TrainingPath",
-           "choose", "convolutional", "environment", "onednn_for_workers", "versions"]  # fmt: skip
+__all__ = ["FIT", "JAX_SCAN", "PATHS", "TF_GRAPH_LOOP", "TF_STACKED", "TF_XLA_LOOP", "Site",
+           "TrainingPath", "choose", "convolutional", "environment", "here", "local_worker",
+           "onednn_for_workers", "versions"]  # fmt: skip

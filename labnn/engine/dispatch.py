@@ -44,7 +44,7 @@ import numpy as np
 
 from labnn import training
 from labnn.engine.jax_scan import train_stack as train_scan
-from labnn.engine.tf_backend import intra_op_threads, onednn_on
+from labnn.engine.tf_backend import ONEDNN_VARIABLE, intra_op_threads, onednn_on, onednn_with
 from labnn.engine.tf_loop import predict as predict_compiled
 from labnn.engine.tf_loop import train_compiled
 from labnn.engine.tf_stacked import train_stack
@@ -69,6 +69,8 @@ class TrainingPath:
     predict: Callable[[keras.Model, np.ndarray], np.ndarray]  # (model, x) -> outputs
     stacks: bool = False  # trains several runs at once
     mixes_seeds: bool = False  # ... of different seeds (each its own weights and batch order)
+    # Facts of the place it trains (`Site`) its numbers depend on: they join the key.
+    depends_on: tuple[str, ...] = ()
 
     def train(self, models: list[keras.Model], data, *, seed: int | None = None,
               seeds: list[int] | None = None, **how) -> list[TrainResult]:  # fmt: skip
@@ -88,29 +90,74 @@ class TrainingPath:
             raise ValueError(f"the path {self.name} stacks runs of one seed, got {seeds}")
         return self.train_models(models, data, seed=seeds[0], **how)
 
-    @property
-    def key(self) -> dict:
-        """What a store key holds of the path."""
-        return {"path": self.name, "version": self.version}
+    def key(self, site: Site) -> dict:
+        """What a store key holds of the path, trained at `site`: its name, its version
+        and the facts of the site that its numbers depend on."""
+        return {"path": self.name, "version": self.version,
+                **{fact: getattr(site, fact) for fact in self.depends_on}}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where a run trains, as far as its numbers can tell: the threads the backend
+    splits an op across (None where labnn does not set them: JAX) and whether
+    TensorFlow runs its oneDNN kernels (None on other backends). Float sums run in
+    another order on another site: measured in issue 26, the CNN's loss moved 2e-4
+    after one epoch between 1 and 2 threads, the autoencoder's weights in their last
+    bits, and oneDNN against TensorFlow's own kernels 6e-3."""
+
+    threads: int | None
+    onednn: bool | None
+
+
+def here() -> Site:
+    """This process as a site."""
+    return Site(_threads(), onednn_on())
+
+
+def local_worker(threads: int, environ: dict[str, str]) -> Site:
+    """A Dask worker on this machine with `threads` threads (`labnn.worker_setup` gives
+    the backend exactly those) and the environment `environ`, as a site."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return Site(threads, onednn_with(environ.get(ONEDNN_VARIABLE)))
+    return Site(threads if backend == "torch" else None, None)
+
+
+def _threads() -> int | None:
+    backend = keras.backend.backend()
+    if backend == "torch":
+        import torch
+
+        return torch.get_num_threads()
+    return intra_op_threads()
 
 
 def _alone(train: Callable[..., TrainResult], models, data, **how) -> list[TrainResult]:
     return [train(models[0], data, **how)]
 
 
+# What each path's numbers depend on was measured (tests/test_placement.py keeps it
+# so): two epochs on 6,000 images with 1 and 2 threads gave bit-identical weights on
+# tf-stacked, fit and the dropout MLP's tf-graph-loop, different ones on tf-xla-loop
+# and the CNN's tf-graph-loop. XLA_FLAGS (multi-threaded Eigen, XNNPACK, the thunk
+# runtime) did not change that. `fit` names both, as it trains any model (a CNN too).
+# jax-scan trains in the build's process only (it stacks every run).
+PLACED = ("threads", "onednn")
 FIT = TrainingPath(
-    "fit", 1, partial(_alone, training.train), partial(training.predict, batch_size=1000)
-)
+    "fit", 1, partial(_alone, training.train), partial(training.predict, batch_size=1000),
+    depends_on=PLACED,
+)  # fmt: skip
 TF_STACKED = TrainingPath(
     "tf-stacked", 1, train_stack, partial(predict_compiled, xla=True), stacks=True
 )
 TF_XLA_LOOP = TrainingPath(
     "tf-xla-loop", 1, partial(_alone, partial(train_compiled, xla=True)),
-    partial(predict_compiled, xla=True),
+    partial(predict_compiled, xla=True), depends_on=("threads",),
 )  # fmt: skip
 TF_GRAPH_LOOP = TrainingPath(
     "tf-graph-loop", 1, partial(_alone, partial(train_compiled, xla=False)),
-    partial(predict_compiled, xla=False),
+    partial(predict_compiled, xla=False), depends_on=PLACED,
 )  # fmt: skip
 JAX_SCAN = TrainingPath(
     "jax-scan", 1, train_scan, partial(training.predict, batch_size=1000), stacks=True,

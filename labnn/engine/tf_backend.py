@@ -29,8 +29,14 @@ def onednn_on() -> bool | None:
     """Whether TensorFlow runs its oneDNN kernels in this process; None on other backends."""
     if keras.backend.backend() != "tensorflow":
         return None
-    if ONEDNN_SETTING is not None:
-        return ONEDNN_SETTING.strip().lower() in ("1", "true")
+    return onednn_with(ONEDNN_SETTING)
+
+
+def onednn_with(setting: str | None) -> bool:
+    """Whether a process on this machine that loads TensorFlow with TF_ENABLE_ONEDNN_OPTS
+    set to `setting` (None: unset) runs its oneDNN kernels."""
+    if setting is not None:
+        return setting.strip().lower() in ("1", "true")
     return onednn_by_default(cpu_flags(), system=sys.platform, machine=platform.machine())
 
 

@@ -21,7 +21,7 @@ from labnn.data import (
     salt_and_pepper_mixed,
 )
 from labnn.datasets import Dataset, dataset
-from labnn.executor import run_all
+from labnn.executor import run_all, site
 from labnn.experiments import q3
 from labnn.experiments.common import restore, train_run
 from labnn.models import build_autoencoder, build_cnn
@@ -142,6 +142,9 @@ def noise_evaluation(
     )
     aware_entry = train_noise_aware(profile, data, store, progress=progress, scheduler=scheduler)
     aware = restore(aware_entry, build_cnn)
+    test = (clean.prepared.x_test, clean.prepared.labels_test)
+    where = evaluation_site(profile, cnn, len(test[1]), scheduler=scheduler)
+    at = site(where)  # its predictions' numbers depend on it as the paths' do
     spec = {
         "experiment": "q4-noise",
         "autoencoder": ae_entry.key,
@@ -153,15 +156,13 @@ def noise_evaluation(
         "grid_digits": GRID_DIGITS,
         "noise_version": NOISE_VERSION,
         "version": NOISE_EVALUATION_VERSION,
-        "paths": {"autoencoder": engine.choose(build_autoencoder).key,
-                  "cnn": engine.choose(build_cnn).key},
+        "paths": {"autoencoder": engine.choose(build_autoencoder).key(at),
+                  "cnn": engine.choose(build_cnn).key(at)},
         "backend": engine.versions(),
     }  # fmt: skip
-    test = (clean.prepared.x_test, clean.prepared.labels_test)
     what = "q4 noise evaluation: classifying noisy and denoised test digits"
 
     def compute():
-        where = evaluation_site(profile, cnn, len(test[1]), scheduler=scheduler)
         if where.kind == "none":
             if progress is not None:
                 progress.note(what)
