@@ -87,9 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _common(parser: argparse.ArgumentParser):
-    parser.add_argument("--profile", default="full", choices=["full", "quick"],
+    parser.add_argument("--profile", default="full", choices=["full", "quick", "gpu"],
                         help="full: the assignment's protocol (default); quick: minutes, "
-                        "for trying things")  # fmt: skip
+                        "for trying things; gpu: full with 30 replicates, for a GPU")  # fmt: skip
     parser.add_argument("--data-dir", type=Path, default=None,
                         help="folder with the four MNIST IDX files or mnist.npz (default: "
                         "$LABNN_DATA_DIR, else the Keras cache, else a verified "

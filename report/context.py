@@ -11,7 +11,7 @@ from markupsafe import Markup
 
 from labnn import answers, engine, figures
 from labnn.machine import machine
-from labnn.profiles import FULL, Profile
+from labnn.profiles import FULL, REPEATS, Profile
 from report.config import ReportConfig
 from report.pipeline import SectionResult
 from report.values import wrap
@@ -139,8 +139,10 @@ def _profile_view(profile: Profile) -> dict:
     # appendix fits one page.
     half = (len(rows) + 1) // 2
     pairs = list(zip(rows[:half], rows[half:] + [None] * (2 * half - len(rows)), strict=True))
-    return {"name": profile.name, "is_assignment": not differs, "rows": rows,
-            "pairs": pairs, "changed": differs}  # fmt: skip
+    protocol = [name for name in differs if name not in REPEATS]
+    repeats = [name for name in differs if name in REPEATS]
+    return {"name": profile.name, "is_assignment": not protocol, "rows": rows, "pairs": pairs,
+            "changed": protocol, "repeats": repeats}  # fmt: skip
 
 
 def _show(value, *, scientific: bool = False) -> str:

@@ -1,9 +1,12 @@
 """Profiles are data; overrides are checked before anything runs."""
 
+import dataclasses
+
 import pytest
 
 from labnn.errors import ConfigError
-from labnn.profiles import FULL, QUICK, get_profile, log_spaced, override, parse_assignments
+from labnn.plan import planned_work
+from labnn.profiles import FULL, GPU, QUICK, get_profile, log_spaced, override, parse_assignments
 
 
 def test_full_profile_is_the_assignments_protocol():
@@ -16,6 +19,17 @@ def test_full_profile_is_the_assignments_protocol():
 def test_quick_profile_shrinks_data_and_epochs():
     assert QUICK.n_train < 60000 and QUICK.sweep_epochs < FULL.sweep_epochs
     assert get_profile("quick") is QUICK
+
+
+def test_the_gpu_profile_is_the_full_protocol_with_more_replicates():
+    changed = {
+        f.name for f in dataclasses.fields(GPU) if getattr(GPU, f.name) != getattr(FULL, f.name)
+    }
+    assert changed == {"name", "sweep_replicates", "variant_replicates", "cnn_seeds"}
+    assert get_profile("gpu") is GPU
+    assert GPU.variant_replicates >= 10 * FULL.variant_replicates
+    full, gpu = planned_work(FULL, ["q2e"])["q2e"], planned_work(GPU, ["q2e"])["q2e"]
+    assert gpu.runs == 10 * full.runs
 
 
 def test_log_spaced_spans_both_ends():
@@ -80,3 +94,12 @@ def test_values_out_of_range_name_the_key_the_rule_and_the_value(key, value, wor
 def test_a_number_too_large_for_a_float_is_a_config_error():
     with pytest.raises(ConfigError, match="mlp_learning_rate must be a number"):
         override(QUICK, {"mlp_learning_rate": 10**400})
+
+
+def test_more_replicates_are_still_the_assignments_protocol():
+    from report.context import _profile_view
+
+    gpu, quick = _profile_view(GPU), _profile_view(QUICK)
+    assert gpu["is_assignment"] and gpu["changed"] == []
+    assert gpu["repeats"] == ["sweep_replicates", "variant_replicates", "cnn_seeds"]
+    assert not quick["is_assignment"] and "n_train" in quick["changed"]
