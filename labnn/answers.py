@@ -333,6 +333,83 @@ def crossings(levels, values, bars=READABLE_BARS) -> list[dict]:
     return [{"bar": bar, "crossing": first_crossing(levels, values, bar)} for bar in bars]
 
 
+def better_readers(aware, denoised) -> list[str]:
+    """Q4b: per noise level, the reader with the higher accuracy, whose accuracy makes
+    the "hard to identify" curve: "aware" (the noise-aware CNN on the noisy digits) or
+    "denoised" (the clean CNN after the autoencoder); "aware" on a tie, which needs no
+    autoencoder."""
+    return ["aware" if a >= d else "denoised" for a, d in zip(aware, denoised, strict=True)]
+
+
+def grid_reading(levels, labels, calls: dict, readers: list[str]) -> dict:
+    """Q4b: what the better reader of each level calls the digits the grid shows.
+
+    Args:
+        labels: the grid digits' true classes.
+        calls: {reader: (levels, digits) classes it called}, one noise draw per level.
+        readers: the reader of each level (`better_readers`).
+
+    Returns: per level the reader, its calls, which are right and how many; the last
+    level up to which (from level 0 on) it names every digit, the first level where it
+    misses one, and the first where it names fewer than half.
+    """
+    labels = [int(label) for label in labels]
+    rows = []
+    for i, (level, reader) in enumerate(zip(levels, readers, strict=True)):
+        called = [int(c) for c in np.asarray(calls[reader])[i]]
+        right = [c == t for c, t in zip(called, labels, strict=True)]
+        rows.append({"level": float(level), "reader": reader, "calls": called,
+                     "right": right, "named": sum(right)})  # fmt: skip
+    shown = len(labels)
+    missed = [row for row in rows if row["named"] < shown]
+    below_half = [row for row in rows if 2 * row["named"] < shown]
+    first_miss = missed[0] if missed else None
+    before = rows[: rows.index(first_miss)] if first_miss else rows
+    return {
+        "rows": rows,
+        "shown": shown,
+        "labels": labels,
+        "all_named_up_to": before[-1]["level"] if before else None,
+        "first_miss": first_miss,
+        "first_below_half": below_half[0] if below_half else None,
+    }
+
+
+# Verdicts of the eye against the measurement, in the words the report prints.
+EYE_EARLIER, EYE_LATER, EYE_AGREES = "earlier", "later", "agrees"
+
+
+def eye_against_measure(eye: float, crossing: dict | None, levels) -> dict:
+    """Q4b: the level from which on the student, looking at the grid, finds the digits
+    hard to identify (`eye`), against the measured threshold (`crossing`, from
+    `first_crossing`: None when the readers never fall below the bar).
+
+    The measurement is only as fine as its grid of levels, so the two agree when they
+    lie within one level step (the spacing of the measured levels at the crossing) of
+    each other. Else the eye is "earlier" (a person gives up on digits that the reader
+    still names) or "later" (the reader, a lower bound on the best reader, fails on
+    digits a person still reads). With no measured crossing, any eye inside the
+    measured range is earlier.
+    """
+    levels = [float(level) for level in levels]
+    if crossing is None:
+        return {"eye": eye, "measured": None, "step": None, "difference": None,
+                "verdict": EYE_EARLIER if eye <= levels[-1] else EYE_AGREES}  # fmt: skip
+    index = levels.index(crossing["level"])
+    # the step below the crossing; above it when it is at the first level; none of one
+    neighbour = levels[index - 1] if index > 0 else levels[min(1, len(levels) - 1)]
+    step = abs(levels[index] - neighbour)
+    measured = crossing["interpolated"]
+    difference = eye - measured
+    # Within a step, with room for float rounding (0.6 - 0.5 is 0.0999...).
+    if abs(difference) <= step + 1e-9:
+        verdict = EYE_AGREES
+    else:
+        verdict = EYE_EARLIER if difference < 0 else EYE_LATER
+    return {"eye": eye, "measured": measured, "step": step, "difference": abs(difference),
+            "verdict": verdict}  # fmt: skip
+
+
 def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dict:
     """Q4c: per noise level, the class a reader calls most often and its share of all
     its calls (summed over noise seeds); the levels where that share exceeds `share`.

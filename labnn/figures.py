@@ -275,28 +275,67 @@ def _mosaic(tiles: np.ndarray) -> np.ndarray:
     return canvas
 
 
-def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, name: str) -> str:
-    """One column per noise level; for each shown digit a noisy row above its
-    denoised row. `noisy`/`denoised`: (levels, digits, 784)."""
-    digits = noisy.shape[1]
-    tiles = np.empty((2 * digits, len(levels), 784))
-    tiles[0::2] = noisy.transpose(1, 0, 2)
-    tiles[1::2] = denoised.transpose(1, 0, 2)
+# The noise grid's geometry, in image pixels: a digit is 28 pixels wide, its noisy and
+# denoised versions sit 1 pixel apart, pairs 7 apart, and under each row a band holds
+# the reader's calls.
+_SIDE, _PAIR_GAP, _BAND = 28, 7, 14
+_PAIR = 2 * _SIDE + 1
+READER_NAMES = {"aware": "noise-aware", "denoised": "denoised"}
+
+
+def _pair_mosaic(noisy: np.ndarray, denoised: np.ndarray) -> np.ndarray:
+    """(levels, digits, 784) twice -> one picture: a row per level, per digit the noisy
+    image left of the denoised one, white gaps and a white band under each row."""
+    levels, digits = noisy.shape[:2]
+    canvas = np.zeros((levels * (_SIDE + _BAND), digits * (_PAIR + _PAIR_GAP) - _PAIR_GAP))
+    for i in range(levels):
+        for j in range(digits):
+            y, x = i * (_SIDE + _BAND), j * (_PAIR + _PAIR_GAP)
+            canvas[y : y + _SIDE, x : x + _SIDE] = noisy[i, j].reshape(_SIDE, _SIDE)
+            canvas[y : y + _SIDE, x + _SIDE + 1 : x + _PAIR] = denoised[i, j].reshape(_SIDE, _SIDE)
+    return canvas
+
+
+def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, reading: dict,
+               name: str) -> str:  # fmt: skip
+    """One row per noise level; per shown digit its noisy version left of its denoised
+    one, and under the pair the class that level's better reader calls it, marked
+    right (✓, green) or wrong (✗, red); at the row's end how many it names and which
+    reader it is. `noisy`/`denoised`: (levels, digits, 784); `reading`:
+    `labnn.answers.grid_reading`."""
+    rows, shown = reading["rows"], reading["shown"]
     with matplotlib.rc_context(_STYLE):
-        figure = _figure(0.55 * len(levels) + 0.8, 0.55 * 2 * digits + 0.5)
+        mosaic = _pair_mosaic(noisy, denoised)
+        height, width = mosaic.shape
+        figure = _figure(width / 95 + 1.3, height / 95 + 0.5)
         axes = figure.subplots()
-        axes.imshow(_mosaic(tiles), cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+        axes.imshow(mosaic, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         axes.grid(False)
-        axes.set_xticks([c * 29 + 13.5 for c in range(len(levels))], [f"{lv:g}" for lv in levels])
-        axes.set_yticks([r * 29 + 13.5 for r in range(2 * digits)],
-                        ["noisy", "denoised"] * digits, fontsize=7)  # fmt: skip
-        axes.set_xlabel("noise level")
+        pitch = _SIDE + _BAND
+        axes.set_yticks([i * pitch + _SIDE / 2 for i in range(len(levels))],
+                        [f"{lv:g}" for lv in levels])  # fmt: skip
+        axes.set_ylabel("noise level")
+        axes.set_xticks([j * (_PAIR + _PAIR_GAP) + _SIDE for j in range(shown)],
+                        [str(label) for label in reading["labels"]])  # fmt: skip
+        axes.xaxis.tick_top()
         axes.tick_params(length=0)
         for spine in axes.spines.values():
             spine.set_visible(False)
-        alt = (f"Grid of {digits} test digits at the salt-and-pepper noise levels "
-               f"{', '.join(f'{lv:g}' for lv in levels)} (columns); for each digit the noisy "
-               f"input is drawn above the autoencoder's denoised output.")  # fmt: skip
+        for i, row in enumerate(rows):
+            y = i * pitch + _SIDE + _BAND / 2
+            for j, (call, right) in enumerate(zip(row["calls"], row["right"], strict=True)):
+                axes.text(j * (_PAIR + _PAIR_GAP) + _SIDE, y, f"{call} {'✓' if right else '✗'}",
+                          ha="center", va="center", fontsize=8,
+                          color=GREEN if right else RED, fontweight="bold")  # fmt: skip
+            axes.text(width + 6, i * pitch + _SIDE / 2,
+                      f"{row['named']}/{shown}\n{READER_NAMES[row['reader']]}", ha="left",
+                      va="center", fontsize=7.5, linespacing=1.1)  # fmt: skip
+        named = ", ".join(f"{row['named']} at {row['level']:g}" for row in rows)
+        alt = (f"Grid of {shown} test digits (columns) at the salt-and-pepper noise levels "
+               f"{', '.join(f'{lv:g}' for lv in levels)} (rows); for each digit the noisy "
+               f"input is drawn left of the autoencoder's denoised output, and under them the "
+               f"class the better reader of that level calls it, marked right or wrong. "
+               f"Digits named correctly, of {shown}: {named}.")  # fmt: skip
         return to_svg(figure, name, alt=alt)
 
 

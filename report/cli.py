@@ -219,6 +219,13 @@ def cmd_build(args) -> int:
         print(f"report: warning: {where}, so the title page has no authors and every PDF page "
               "is marked DRAFT; run `python -m report init`, fill in report.toml and build "
               "again (it takes seconds)", file=sys.stderr)  # fmt: skip
+    if config.hard_to_identify_by_eye is None:
+        # The one answer of the report that needs the student's eyes (question 4b).
+        where = f"{config.path} has" if config.configured else "no report.toml, hence"
+        print(f"report: warning: {where} no [observations] hard_to_identify_by_eye, so "
+              "4b states the measured threshold without your own reading; look at 4b's grid "
+              "of noisy digits, add the level from which on you find them hard to identify "
+              "and build again", file=sys.stderr)  # fmt: skip
     for path in written:
         print(path)
     return 0

@@ -31,11 +31,17 @@ hours = 0            # hours spent on the assignment
 # Profile overrides, the same keys as `--set key=value`:
 # [profile]
 # sweep_replicates = 5
+
+# After a first build: the noise level (0 to 1) from which on you find 4b's grid hard to read
+# [observations]
+# hard_to_identify_by_eye = 0.6
 """
 
 _TOP = {"title": str, "course": str, "institution": str, "date": datetime.date,
-        "authors": list, "profile": dict, "scheduler": str}  # fmt: skip
+        "authors": list, "profile": dict, "scheduler": str, "observations": dict}  # fmt: skip
 _AUTHOR = {"name": str, "affiliation": str, "email": str, "hours": (int, float)}
+# What the student saw, which no program can measure for them.
+_OBSERVATIONS = {"hard_to_identify_by_eye": (int, float)}
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class ReportConfig:
     authors: tuple[Author, ...] = ()
     profile: dict = field(default_factory=dict)
     scheduler: str = ""  # where runs train; empty: not set here (the CLI's default)
+    # The noise level from which on the student finds 4b's digits hard to identify.
+    hard_to_identify_by_eye: float | None = None
     configured: bool = False
     path: str = ""
 
@@ -88,8 +96,9 @@ def load_config(path: str | Path | None) -> ReportConfig:
         if "name" not in author:
             raise ConfigError(f'{where} has no name; add name = "..." to it')
         authors.append(Author(**author))
-    values = {k: v for k, v in document.items() if k != "authors"}
+    values = {k: v for k, v in document.items() if k not in ("authors", "observations")}
     values.update(_scheduler(values, where=str(path)))
+    values.update(_observations(document.get("observations", {}), where=str(path)))
     return ReportConfig(**values, authors=tuple(authors), configured=True, path=str(path))
 
 
@@ -143,6 +152,22 @@ def _scheduler(values: dict, *, where: str) -> dict:
         except ConfigError as error:
             raise ConfigError(f"{where}: {error}") from None
     return {"scheduler": scheduler, "profile": profile}
+
+
+def _observations(table: dict, *, where: str) -> dict:
+    """The [observations] table: a noise level in [0, 1] the student read off the grid."""
+    where = f"{where}: [observations]"
+    level = table.get("hard_to_identify_by_eye")
+    number = isinstance(level, int | float) and not isinstance(level, bool)
+    if level is not None and not (number and 0 <= level <= 1):  # NaN fails here too
+        raise ConfigError(
+            f"{where} hard_to_identify_by_eye must be a noise level, a number from 0 to 1, "
+            f"got {type(level).__name__} {level!r}; look at question 4b's grid of noisy "
+            "digits and write the level (its row) from which on you find them hard to "
+            "identify, e.g. hard_to_identify_by_eye = 0.6"
+        )
+    _check_keys(table, _OBSERVATIONS, where=where)
+    return {"hard_to_identify_by_eye": None if level is None else float(level)}
 
 
 def _check_keys(table: dict, schema: dict, *, where: str):

@@ -97,6 +97,8 @@ def build_context(
             view.update(wrap(_plain(result), name))
             view["derived"] = wrap(_derived(name, result), f"{name}/derived")
             view["seconds"] = wrap(section.seconds, f"{name}/seconds")
+            if name == "q4b":
+                view["eye"] = wrap(_eye(config, result), "q4b/eye")
         s[name] = view
     return {
         "config": config,
@@ -269,7 +271,7 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
         )
     elif name == "q4b":
         made["fig-q4b-grid"] = figures.noise_grid(
-            r["levels"], r["grid_noisy"], r["grid_denoised"], name="q4b"
+            r["levels"], r["grid_noisy"], r["grid_denoised"], reading=r["grid"], name="q4b"
         )
     elif name == "q4c":
         bar, readable, limit = _thresholds(sections["q4b"])
@@ -279,6 +281,18 @@ def _figures(name: str, r: dict, sections: dict[str, SectionResult]) -> dict[str
     elif name == "q4d":
         made["fig-q4d-generated"] = figures.generated_digits(r["grid"], name="q4d")
     return {k: Markup(v) for k, v in made.items() if v is not None}  # fmt: skip
+
+
+def _eye(config: ReportConfig, q4b: dict) -> dict | None:
+    """The student's own reading of 4b's grid (report.toml) against the measured
+    threshold; None when they gave none."""
+    eye = config.hard_to_identify_by_eye
+    if eye is None:
+        return None
+    compared = answers.eye_against_measure(eye, q4b["hard"]["crossing"], q4b["levels"])
+    # how many of the grid's digits the better reader names in the row the eye chose
+    row = next((row for row in q4b["grid"]["rows"] if abs(row["level"] - eye) < 1e-9), None)
+    return {**compared, "grid_named": row["named"] if row else None}
 
 
 def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None, float | None]:

@@ -161,3 +161,81 @@ def test_mean_pairwise_distance_of_a_copied_image_is_zero():
     assert answers.mean_pairwise_distance(np.ones((5, 4))) == pytest.approx(0.0, abs=1e-6)
     square = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     assert answers.mean_pairwise_distance(square) == pytest.approx((4 + 2 * np.sqrt(2)) / 6)
+
+
+def test_the_better_reader_is_the_one_with_the_higher_accuracy_aware_on_a_tie():
+    readers = answers.better_readers([0.99, 0.90, 0.50], [0.98, 0.95, 0.50])
+    assert readers == ["aware", "denoised", "aware"]
+
+
+def test_grid_reading_takes_each_levels_calls_from_its_better_reader():
+    calls = {
+        "aware": np.array([[0, 1, 2, 3], [0, 1, 2, 3], [0, 1, 8, 8], [8, 8, 8, 8]]),
+        "denoised": np.array([[0, 1, 2, 3], [0, 7, 2, 3], [0, 1, 2, 8], [8, 8, 8, 3]]),
+    }
+    reading = answers.grid_reading([0.0, 0.3, 0.6, 0.9], [0, 1, 2, 3], calls,
+                                   ["aware", "denoised", "denoised", "aware"])  # fmt: skip
+    assert [row["named"] for row in reading["rows"]] == [4, 3, 3, 0]
+    assert reading["rows"][1]["calls"] == [0, 7, 2, 3]
+    assert reading["rows"][1]["right"] == [True, False, True, True]
+    assert reading["all_named_up_to"] == 0.0
+    assert reading["first_miss"]["level"] == 0.3
+    assert reading["first_below_half"]["level"] == 0.9
+
+
+def test_grid_reading_that_never_misses_has_no_first_miss():
+    calls = {"aware": np.array([[0, 1], [0, 1]])}
+    reading = answers.grid_reading([0.0, 0.5], [0, 1], calls, ["aware", "aware"])
+    assert reading["all_named_up_to"] == 0.5
+    assert reading["first_miss"] is None and reading["first_below_half"] is None
+
+
+def test_grid_reading_missing_a_clean_digit_names_all_up_to_no_level():
+    calls = {"aware": np.array([[0, 7], [0, 1]])}
+    reading = answers.grid_reading([0.0, 0.5], [0, 1], calls, ["aware", "aware"])
+    assert reading["all_named_up_to"] is None and reading["first_miss"]["level"] == 0.0
+
+
+LEVELS = [i / 10 for i in range(11)]  # the full profile's levels
+CROSSING = {"level": 0.6, "interpolated": 0.57}
+
+
+@pytest.mark.parametrize("eye", [0.5, 0.6, 0.67, 0.47])
+def test_an_eye_within_one_level_step_of_the_measurement_agrees(eye):
+    compared = answers.eye_against_measure(eye, CROSSING, LEVELS)
+    assert compared["verdict"] == answers.EYE_AGREES
+    assert compared["step"] == pytest.approx(0.1)
+
+
+def test_an_eye_more_than_a_step_below_the_measurement_is_earlier():
+    compared = answers.eye_against_measure(0.4, CROSSING, LEVELS)
+    assert compared["verdict"] == answers.EYE_EARLIER
+    assert compared["difference"] == pytest.approx(0.17)  # unsigned: the verdict says which way
+
+
+def test_an_eye_more_than_a_step_above_the_measurement_is_later():
+    compared = answers.eye_against_measure(0.8, CROSSING, LEVELS)
+    assert compared["verdict"] == answers.EYE_LATER
+    assert compared["difference"] == pytest.approx(0.23)
+
+
+def test_the_level_step_is_the_spacing_of_the_measured_levels_at_the_crossing():
+    levels = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # the quick profile's
+    crossing = {"level": 0.4, "interpolated": 0.31}
+    assert answers.eye_against_measure(0.5, crossing, levels)["verdict"] == answers.EYE_AGREES
+    assert answers.eye_against_measure(0.52, crossing, levels)["verdict"] == answers.EYE_LATER
+    # a crossing at the first level takes the step after it
+    first = {"level": 0.0, "interpolated": 0.0}
+    assert answers.eye_against_measure(0.2, first, levels)["step"] == pytest.approx(0.2)
+
+
+def test_an_eye_inside_the_levels_is_earlier_than_a_measurement_that_never_crosses():
+    compared = answers.eye_against_measure(0.9, None, LEVELS)
+    assert compared["verdict"] == answers.EYE_EARLIER and compared["measured"] is None
+
+
+def test_a_single_measured_level_leaves_no_step_to_agree_within():
+    crossing = {"level": 0.0, "interpolated": 0.0}
+    compared = answers.eye_against_measure(0.0, crossing, [0.0])
+    assert compared["step"] == 0 and compared["verdict"] == answers.EYE_AGREES
+    assert answers.eye_against_measure(0.3, crossing, [0.0])["verdict"] == answers.EYE_LATER

@@ -96,7 +96,7 @@ def test_q4a_autoencoder_trains_and_its_loss_formula_matches_keras(mnist, store)
 
 
 def test_q4b_and_q4c_share_one_stored_noise_evaluation(mnist, store):
-    from labnn.experiments import q4b, q4c
+    from labnn.experiments import q4, q4b, q4c
 
     thresholds = q4b.run(QUICK, mnist, store)
     computed = store.computed
@@ -105,11 +105,14 @@ def test_q4b_and_q4c_share_one_stored_noise_evaluation(mnist, store):
     assert thresholds["key"] == curve["key"]
     assert [row["level"] for row in curve["rows"]] == list(QUICK.noise_levels)
     assert all(row["noisy"]["n"] == QUICK.noise_seeds for row in curve["rows"])
-    assert thresholds["grid_noisy"].shape == (len(QUICK.noise_levels), 4, 784)
+    assert thresholds["grid_noisy"].shape == (len(QUICK.noise_levels), q4.GRID_DIGITS, 784)
     assert thresholds["readable"]["clean_accuracy"] == curve["rows"][0]["noisy"]["mean"]
     assert all(row["aware"]["n"] == QUICK.noise_seeds for row in curve["rows"])
     assert [row["bar"] for row in thresholds["hard_by_bar"]] == list(answers.READABLE_BARS)
     assert set(curve["collapse"]) == {"noisy", "denoised", "aware"}
+    grid = thresholds["grid"]
+    assert grid["labels"] == list(range(10))  # one digit per class, 0 to 9
+    assert [row["level"] for row in grid["rows"]] == list(QUICK.noise_levels)
 
 
 def test_q4d_generates_images_in_unit_range_per_class(mnist, store):

@@ -22,7 +22,9 @@ def _toml_float(value: float) -> str:
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PROFILE_KEYS = [name for name in Profile.__dataclass_fields__ if name != "name"]
-CONFIG_KEYS = ["title", "course", "institution", "date", "authors", "profile", "author", "日付"]
+CONFIG_KEYS = ["title", "course", "institution", "date", "authors", "profile", "author", "日付",
+               "observations"]  # fmt: skip
+OBSERVATION_KEYS = ["hard_to_identify_by_eye", "by_eye"]
 AUTHOR_KEYS = ["name", "affiliation", "email", "hours", "age"]
 
 # TOML values a student could type, right or wrong: numbers at the edges, NaN and infinity,
@@ -65,12 +67,14 @@ TOML_VALUES = st.one_of(
 )
 
 
-def _toml(top: list, authors: list, profile: list) -> str:
+def _toml(top: list, authors: list, profile: list, observations: list) -> str:
     lines = [f"{key} = {value}" for key, value in top]
     for author in authors:
         lines += ["[[authors]]", *(f"{key} = {value}" for key, value in author)]
     if profile:
         lines += ["[profile]", *(f"{key} = {value}" for key, value in profile)]
+    if observations and not any(key == "observations" for key, _ in top):
+        lines += ["[observations]", *(f"{key} = {value}" for key, value in observations)]
     return "\n".join(lines) + "\n"
 
 
@@ -92,6 +96,11 @@ STRUCTURED = st.builds(
     st.lists(
         st.tuples(st.sampled_from([*PROFILE_KEYS, "epochs"]), TOML_VALUES),
         max_size=4,
+        unique_by=lambda kv: kv[0],
+    ),
+    st.lists(
+        st.tuples(st.sampled_from(OBSERVATION_KEYS), TOML_VALUES),
+        max_size=2,
         unique_by=lambda kv: kv[0],
     ),
 )

@@ -168,5 +168,7 @@ def test_the_noise_evaluation_is_the_recorded_one(small):
     values = {name: arrays[name].ravel().tolist() for name in names}
     values["grid_digits"] = results["grid_digits"]
     values["grid_denoised"] = arrays["grid_denoised"][:, :, ::49].ravel().tolist()
+    for reader in ("noisy", "denoised", "aware"):
+        values[f"grid_calls_{reader}"] = arrays[f"grid_calls_{reader}"].ravel().tolist()
     check("noise_evaluation", q4.NOISE_EVALUATION_VERSION, values, rtol=1e-5,
           bump="labnn.experiments.q4.NOISE_EVALUATION_VERSION")  # fmt: skip

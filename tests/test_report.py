@@ -1,5 +1,7 @@
 """`python -m report`: the quick profile end to end, and the CLI's contract."""
 
+import contextlib
+import io
 import json
 import re
 from html.parser import HTMLParser
@@ -26,7 +28,7 @@ def built(tmp_path_factory, quick_store, data_dir):
     config.write_text(
         'title = "MNIST assignment"\ncourse = "Deep Learning"\n'
         '[[authors]]\nname = "<b>Ada</b> & Co"\naffiliation = "Lab"\nemail = "ada@example.org"\n'
-        "hours = 12\n"
+        "hours = 12\n[observations]\nhard_to_identify_by_eye = 0.6\n"
     )
     args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
             str(quick_store.root), "--out", str(out), "--config", str(config), "-q"]  # fmt: skip
@@ -134,21 +136,45 @@ def test_html_keeps_every_stored_run_the_pdf_leaves_out(first_build):
     assert not any(key in pdf for key in keys)
 
 
-def test_build_without_authors_warns_and_marks_every_pdf_page_draft(
-    first_build, data_dir, quick_store, tmp_path, monkeypatch, capsys
-):
-    monkeypatch.chdir(tmp_path)  # no ./report.toml here
-    out = tmp_path / "draft"
-    capsys.readouterr()
-    code = main(["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
-                 str(quick_store.root), "--out", str(out), "-q"])  # fmt: skip
+@pytest.fixture(scope="module")
+def draft_build(first_build, data_dir, quick_store, tmp_path_factory):
+    """A build with no report.toml (the first build trained what it needs): its exit
+    code, its stderr and its output folder."""
+    folder = tmp_path_factory.mktemp("draft")
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, contextlib.redirect_stderr(err):
+        patch.chdir(folder)  # no ./report.toml here
+        code = main(["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                     str(quick_store.root), "--out", str(folder / "out"), "-q"])  # fmt: skip
+    return code, err.getvalue(), folder / "out"
+
+
+def test_build_without_authors_warns_and_marks_every_pdf_page_draft(draft_build):
+    code, err, out = draft_build
     assert code == 0
-    assert "warning: no report.toml" in capsys.readouterr().err
+    assert "warning: no report.toml" in err
     pages = _pdf_text(out / "report.pdf")
     assert all("DRAFT" in page for page in pages), [
         i for i, p in enumerate(pages) if "DRAFT" not in p
     ]
     assert 'class="draft-banner' in (out / "report.html").read_text()
+
+
+def test_4b_states_the_eye_observation_beside_the_measured_threshold(first_build):
+    _, out = first_build
+    html = _sections((out / "report.html").read_text())["q4b"]
+    assert _shown(html, "q4b/eye/eye") == "0.60"
+    assert _shown(html, "q4b/eye/measured") == _shown(html, "q4b/hard/crossing/interpolated")
+    assert _shown(html, "q4b/eye/grid_named").isdigit()  # the grid's row at the eye's level
+    assert "By eye." in html and 'class="fill-in"' not in html
+
+
+def test_without_an_eye_observation_4b_asks_for_it_and_the_build_warns_once(draft_build):
+    _, err, out = draft_build
+    html = _sections((out / "report.html").read_text())["q4b"]
+    assert 'class="fill-in"' in html and "hard_to_identify_by_eye" in html
+    assert 'data-src="q4b/eye' not in html  # no level stands in for the student's
+    assert err.count("hard_to_identify_by_eye") == 1
 
 
 def test_build_with_authors_has_no_draft_mark_nor_warning(first_build, built, capsys):
@@ -381,6 +407,39 @@ def test_init_writes_a_config_that_loads(tmp_path, capsys):
     assert main(["init", "--config", str(target)]) == 0
     assert load_config(target).configured
     assert main(["init", "--config", str(target)]) == 2  # never overwrites silently
+
+
+def test_init_shows_the_eye_observation_commented_out_and_it_loads_when_filled_in(tmp_path):
+    from report.config import load_config
+
+    target = tmp_path / "report.toml"
+    assert main(["init", "--config", str(target)]) == 0
+    text = target.read_text()
+    assert "# [observations]\n# hard_to_identify_by_eye = " in text
+    assert load_config(target).hard_to_identify_by_eye is None
+    target.write_text(text.replace("# [observations]", "[observations]")
+                      .replace("# hard_to_identify_by_eye", "hard_to_identify_by_eye"))  # fmt: skip
+    assert load_config(target).hard_to_identify_by_eye == 0.6
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.1", "nan", '"0.6"', "true"])
+def test_an_eye_observation_that_is_no_noise_level_exits_2_with_key_rule_value_and_fix(
+    tmp_path, capsys, value
+):
+    config = tmp_path / "report.toml"
+    config.write_text(f"[observations]\nhard_to_identify_by_eye = {value}\n")
+    assert main(["build", "--config", str(config), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(config) in err
+    assert "hard_to_identify_by_eye must be a noise level, a number from 0 to 1" in err
+    assert "got " in err and "4b's grid" in err
+
+
+def test_an_unknown_observation_exits_2_listing_the_valid_one(tmp_path, capsys):
+    config = tmp_path / "report.toml"
+    config.write_text("[observations]\nby_eye = 0.6\n")
+    assert main(["build", "--config", str(config), "--out", str(tmp_path)]) == 2
+    assert "unknown key 'by_eye'; valid keys: hard_to_identify_by_eye" in capsys.readouterr().err
 
 
 def test_report_toml_says_where_runs_train_at_the_top_or_in_its_profile_table(tmp_path):

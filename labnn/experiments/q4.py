@@ -31,10 +31,14 @@ from labnn.runs import Run
 from labnn.scheduler import Scheduler, parse_scheduler, resolve
 from labnn.store import Entry, Store
 
-GRID_DIGITS = 4  # test digits shown in the noise grid (in the evaluation's key)
+# Test digits shown in the noise grid, one per class (in the evaluation's key): with
+# four, a reader's "2 of 4" at a level says little, and a class it never sees cannot fail.
+GRID_DIGITS = 10
 
 # In the noise evaluation's store key: bump it when `evaluate_noise` changes its numbers.
-NOISE_EVALUATION_VERSION = 2  # 2: a third reader, the noise-aware CNN, and its calls
+# 2: a third reader, the noise-aware CNN, and its calls; 3: each reader's calls on the
+# grid's digits, and ten of them
+NOISE_EVALUATION_VERSION = 3
 
 
 def train_autoencoder(profile: Profile, data: Mnist, store: Store, *, progress=None):
@@ -201,7 +205,9 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, aware, x, labels) -> tupl
     """x: the (n, 784) clean test images in [0, 1]; labels: their digits. Three
     readers of the same noisy digits: the clean CNN, the clean CNN after the
     autoencoder, and the noise-aware CNN; with how many images each calls each class
-    (a reader that calls nearly everything one class has collapsed, not guessed)."""
+    (a reader that calls nearly everything one class has collapsed, not guessed), and
+    what each calls the grid's digits: the first noise draw of each level, the one the
+    grid shows, so that a reader of the report can hold their eye against them."""
     shown = grid_indices(labels)
     shape = (len(profile.noise_levels), profile.noise_seeds)
     acc_noisy, acc_denoised, acc_aware = np.zeros(shape), np.zeros(shape), np.zeros(shape)
@@ -209,6 +215,7 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, aware, x, labels) -> tupl
              for name in ("noisy", "denoised", "aware")}  # fmt: skip
     mse_noisy, mse_denoised = np.zeros(shape), np.zeros(shape)
     grid_noisy, grid_denoised = [], []
+    grid_calls = {name: np.zeros((shape[0], len(shown)), dtype=np.int64) for name in calls}
     for i, level in enumerate(profile.noise_levels):
         for s in range(profile.noise_seeds):
             rng = np.random.default_rng([profile.seed, s, i])
@@ -220,12 +227,15 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, aware, x, labels) -> tupl
                 predicted = classify(model, images).argmax(axis=1)
                 accuracy[i, s] = float((predicted == labels).mean())
                 calls[name][i, s] = np.bincount(predicted, minlength=NUM_CLASSES)
+                if s == 0:
+                    grid_calls[name][i] = predicted[shown]
             mse_noisy[i, s] = float(np.mean((noisy - x) ** 2))
             mse_denoised[i, s] = float(np.mean((denoised - x) ** 2))
             if s == 0:
                 grid_noisy.append(noisy[shown])
                 grid_denoised.append(denoised[shown])
-    results = {"levels": list(profile.noise_levels), "grid_digits": shown}
+    results = {"levels": list(profile.noise_levels), "grid_digits": shown,
+               "grid_labels": [int(labels[j]) for j in shown]}  # fmt: skip
     arrays = {
         "accuracy_noisy": acc_noisy,
         "accuracy_denoised": acc_denoised,
@@ -235,6 +245,8 @@ def evaluate_noise(profile: Profile, autoencoder, cnn, aware, x, labels) -> tupl
         "mse_denoised": mse_denoised,
         "grid_noisy": np.stack(grid_noisy).astype(np.float32),  # (levels, digits, 784)
         "grid_denoised": np.stack(grid_denoised).astype(np.float32),
+        # (levels, digits): the class each reader calls each grid digit at each level
+        **{f"grid_calls_{name}": called for name, called in grid_calls.items()},
     }
     return results, arrays
 

@@ -10,6 +10,11 @@ clean CNN after the autoencoder; together a lower bound on the best reader.
 "Denoising stops working" is where the CNN reads fewer than that of the denoised
 digits, not where nothing works any more (level 1). Each threshold is shown for
 bars from 80 % to 95 %.
+
+Whether a digit is hard to read is also a judgement of the eye, which no program
+makes: the grid marks what the better reader of each level calls each digit it
+shows, so the student can set their own reading against it (report.toml's
+`[observations]`, compared in the report).
 """
 
 from labnn import answers
@@ -31,11 +36,15 @@ def run(
     mse_denoised = entry.arrays["mse_denoised"].mean(axis=1).tolist()
     bar = profile.readable_bar
     best = [max(a, d) for a, d in zip(aware, denoised, strict=True)]
+    readers = answers.better_readers(aware, denoised)
+    grid_calls = {name: entry.arrays[f"grid_calls_{name}"] for name in ("aware", "denoised")}
     return {
         "levels": levels,
         "grid_noisy": entry.arrays["grid_noisy"],
         "grid_denoised": entry.arrays["grid_denoised"],
         "grid_digits": entry.results["grid_digits"],
+        # what the reader behind `hard` calls the grid's digits, level by level
+        "grid": answers.grid_reading(levels, entry.results["grid_labels"], grid_calls, readers),
         "bar": bar,
         "hard": {"bar": bar, "crossing": answers.first_crossing(levels, best, bar)},
         "hard_by_bar": answers.crossings(levels, best),
