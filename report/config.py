@@ -17,16 +17,16 @@ title = "{title}"
 course = ""          # e.g. "Deep Learning, autumn term"
 institution = ""     # e.g. "Example University"
 # date = 2026-12-01  # a TOML date; today's date when left out
+# Where the runs train (the same values as --scheduler): auto, none, local:N or
+# tcp://host:port. Not part of the profile; runs whose numbers depend on the place
+# keep it in their store key. A top-level key: it must stay above [[authors]].
+# scheduler = "auto"
 
 [[authors]]          # repeat this table for each author
 name = ""
 affiliation = ""
 email = ""
 hours = 0            # hours spent on the assignment
-
-# Where the runs train (the same values as --scheduler): auto, none, local:N or
-# tcp://host:port. Not part of the profile: it changes where, not what, is computed.
-# scheduler = "auto"
 
 # Profile overrides, the same keys as `--set key=value`:
 # [profile]

@@ -409,6 +409,25 @@ def test_init_writes_a_config_that_loads(tmp_path, capsys):
     assert main(["init", "--config", str(target)]) == 2  # never overwrites silently
 
 
+def test_every_commented_setting_of_init_loads_when_uncommented(tmp_path):
+    """Each `# key = value` line of the template, uncommented where it stands with its
+    commented table header if it has one (a top-level key once sat under [[authors]])."""
+    from report.config import TEMPLATE, load_config
+
+    text = TEMPLATE.format(title="t")
+    target = tmp_path / "report.toml"
+    header = None  # the commented table header the line stands under, if any
+    for line in text.splitlines():
+        if line.startswith("# [") or line.startswith("[["):
+            header = line if line.startswith("# [") else None
+        elif line.startswith("# ") and " = " in line and not line.startswith("# date"):
+            uncommented = text.replace(line, line[2:])
+            if header:
+                uncommented = uncommented.replace(header, header[2:])
+            target.write_text(uncommented)
+            assert load_config(target).configured, line
+
+
 def test_init_shows_the_eye_observation_commented_out_and_it_loads_when_filled_in(tmp_path):
     from report.config import load_config
 
