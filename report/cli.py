@@ -50,8 +50,6 @@ def build_parser() -> argparse.ArgumentParser:
     _common(build)
     build.add_argument("--out", type=Path, default=Path("build"),
                        help="output folder (default: build/)")  # fmt: skip
-    build.add_argument("--config", type=Path, default=None,
-                       help="title page data (default: ./report.toml if it exists)")  # fmt: skip
     build.add_argument("--only", metavar="SECTIONS",
                        help="comma-separated sections to build, e.g. q2d,q3; the others "
                        "come from the store or are marked not run")  # fmt: skip
@@ -76,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show, per section, what is stored and why "
                                  "the rest would run; trains nothing")  # fmt: skip
     _common(status)
-    status.set_defaults(handler=cmd_status, config=None)
+    status.set_defaults(handler=cmd_status)
 
     init = commands.add_parser("init", help="write a commented report.toml to fill in")
     init.add_argument("--config", type=Path, default=Path("report.toml"),
@@ -100,9 +98,12 @@ def _common(parser: argparse.ArgumentParser):
         default=None,
         help=f"result store (default: $LABNN_STORE or {default_store()})",
     )
+    parser.add_argument("--config", type=Path, default=None,
+                        help="report.toml: the title page and profile overrides in its "
+                        "[profile] table (default: ./report.toml if it exists)")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile field, e.g. --set sweep_epochs=20 "
-                        "(repeatable)")  # fmt: skip
+                        "(repeatable; applied after report.toml's [profile])")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +157,14 @@ def load_backend():
         import keras  # noqa: F401
 
 
+def _settings(args):
+    """report.toml and the profile to run: --profile, then report.toml's [profile], then
+    --set. The one place that decides it, so that `status` counts the runs that `build`
+    would look up."""
+    config = _config(args)
+    return config, _profile(args, config)
+
+
 def _profile(args, config):
     from labnn.profiles import get_profile, override, parse_assignments
 
@@ -184,8 +193,7 @@ def cmd_build(args) -> int:
     from labnn.scheduler import parse_scheduler, require_dask
 
     # Everything the user typed is checked before Keras loads and anything trains.
-    config = _config(args)
-    profile = _profile(args, config)
+    config, profile = _settings(args)
     scheduler = args.scheduler or config.scheduler or "auto"  # not part of the profile
     parse_scheduler(scheduler)  # a bad value fails here, with the valid forms
     require_dask(scheduler)  # before any training, not after the first sections
@@ -225,7 +233,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_status(args) -> int:
-    profile = _profile(args, None)
+    _, profile = _settings(args)
     _check_data_dir(args)
     root = _store_folder(args)
 

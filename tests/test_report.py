@@ -374,6 +374,28 @@ def test_status_explains_without_training(tmp_path, data_dir, capsys):
     assert not (tmp_path / "empty" / "entries").exists()
 
 
+def test_status_reads_the_profile_table_of_report_toml_as_build_does(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    # A report.toml in the current folder: build reads its [profile], so status must too,
+    # or it counts runs that a build would never look up.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.toml").write_text("[profile]\nsweep_replicates = 1\n")
+    assert main(["status", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                 str(tmp_path / "empty")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.startswith("profile quick+overrides;")
+    assert "q2d   3 run(s) would run: missing (never run)" in out
+
+
+def test_status_takes_the_config_option_of_build(tmp_path, data_dir, capsys):
+    config = tmp_path / "elsewhere.toml"
+    config.write_text("[profile]\nsweep_factors = [1e-4]\n")
+    assert main(["status", "--profile", "quick", "--config", str(config), "--data-dir",
+                 str(data_dir), "--store", str(tmp_path / "empty")]) == 0  # fmt: skip
+    assert "q2d   2 run(s) would run: missing (never run)" in capsys.readouterr().out
+
+
 def test_init_writes_a_config_that_loads(tmp_path, capsys):
     from report.config import load_config
 
