@@ -11,6 +11,7 @@ from labnn.plan import planned_work
 from labnn.profiles import Profile
 from labnn.progress import BuildProgress
 from labnn.store import MissingRun, Store
+from report.values import agree
 
 # The report's sections, in the assignment's order.
 SECTIONS = {
@@ -61,7 +62,8 @@ def run_sections(
             result = module.run(profile, data, store if selected else offline, progress=progress,
                                 scheduler=scheduler)  # fmt: skip
         except MissingRun as missing:
-            reason = f"{len(missing.specs)} run(s) not in the store; build it with --only {name}"
+            n = len(missing.specs)
+            reason = f"{n} {agree(n, 'run')} not in the store; build it with --only {name}"
             results[name] = SectionResult(name, "not run", None, 0.0, reason)
             continue
         seconds = time.perf_counter() - started

@@ -12,7 +12,7 @@ from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
 from labnn.figures import sci_text
 from report.cli import main
 from report.render import write_pdf
-from report.values import Num, sci
+from report.values import Num, article, plural, sci, spread, times
 from tests.conftest import REPO
 
 SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "2e.", "Question 3", "4a.", "4b.",
@@ -333,6 +333,32 @@ def test_only_builds_just_its_sections(tmp_path, data_dir, capsys):
     # q1, q2a and q2b need no training; the eight sections that do wait for their runs.
     assert html.count('class="notrun"') == 8
     assert "55,050" in html
+
+
+def _words(html) -> str:
+    """The visible text of some HTML, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_counts_agree_with_their_nouns():
+    assert _words(plural(Num(1, "a"), "seed")) == "1 seed"
+    assert _words(plural(Num(3, "a"), "seed")) == "3 seeds"
+    assert _words(plural(Num(2, "a"), "class", "classes")) == "2 classes"
+    assert _words(times(Num(1, "a"))) == "once" and _words(times(Num(4, "a"))) == "4 times"
+
+
+@pytest.mark.parametrize("digit, said", [(8, "an 8"), (3, "a 3"), (1, "a 1"), (11, "an 11"),
+                                         (18, "an 18"), (80, "an 80"), (100, "a 100")])  # fmt: skip
+def test_digits_take_the_article_they_are_read_with(digit, said):
+    assert _words(article(Num(digit, "a"))) == said
+
+
+def test_a_mean_of_one_value_is_shown_without_a_standard_deviation():
+    one = {"mean": Num(0.98, "m"), "std": Num(0.0, "s"), "n": 1}
+    three = {"mean": Num(0.98, "m"), "std": Num(0.001, "s"), "n": 3}
+    assert _words(spread(one, "num", 4, unit="seed")) == "0.9800 (a single seed: no spread)"
+    assert _words(spread(one, "num", 4)) == "0.9800"
+    assert _words(spread(three, "num", 4)) == "0.9800 ± 0.0010"
 
 
 def test_config_with_unknown_key_exits_2_naming_the_key(tmp_path, data_dir, capsys):
