@@ -335,6 +335,30 @@ def test_only_builds_just_its_sections(tmp_path, data_dir, capsys):
     assert "55,050" in html
 
 
+def _sweep_benchmark(runs: int) -> dict:
+    """A saved benchmark run of the sweep's stack, in pytest-benchmark's shape."""
+    rate = {"samples_per_second": 3000.0, "gflops": 10.0, "fraction_of_peak": 0.1}
+    return {"datetime": "2026-11-30T06:00:00", "benchmarks": [{"extra_info": {
+        "model": "hinton_sweep", "runs": runs, "device_kind": "cpu", "device": "CPU",
+        "path": "tf-stacked", "backend": "tensorflow", "backend_version": "2.21",
+        "batch_size": 128, "matmul_peak_gflops": 100.0, "ratio_to_fit": 1.5, "labnn": rate,
+        "fit": {**rate, "samples_per_second": 2000.0}}}]}  # fmt: skip
+
+
+def test_appendix_counts_the_sweeps_stack_from_the_benchmark_it_describes(tmp_path, data_dir):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
+    assert main(args) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    sentence = re.search(r"“hinton_sweep” is one stack.*?</p>", html, flags=re.S).group()
+    text = " ".join(re.sub(r"<[^>]+>", "", sentence).split())
+    assert "3 Hinton MLPs" in text and "count 3 runs" in text
+    assert "five" not in text
+
+
 def _words(html) -> str:
     """The visible text of some HTML, whitespace collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
