@@ -184,6 +184,8 @@ def _derived(name: str, r: dict) -> dict:
         gap = r["final_accuracy"] - r["final_val_accuracy"]
         later = r["epoch_seconds"][1:]
         return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP,
+                # whether the validation curve still rises at its end (labnn.answers)
+                "trend": answers.trend_at_end(r["history"]["val_accuracy"]),
                 "first_epoch_s": r["epoch_seconds"][0],
                 "later_epoch_s": sum(later) / len(later) if later else None}  # fmt: skip
     if name == "q2d":
