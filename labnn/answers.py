@@ -427,6 +427,23 @@ def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dic
     }
 
 
+def holds_longer(levels, noisy, denoised, fraction: float) -> dict:
+    """Q4c: whether the CNN on denoised digits holds its accuracy to higher noise than on
+    the noisy digits themselves: the first level where each falls below `fraction` of its
+    own accuracy on clean digits (`readability_threshold`), and whether the denoised
+    digits' level is higher (or never comes). None without a noisy level to compare."""
+    noisy_level = readability_threshold(levels, noisy, fraction)["crossing"]
+    denoised_level = readability_threshold(levels, denoised, fraction)["crossing"]
+    if len(levels) < 2:
+        longer = None
+    elif noisy_level is None:
+        longer = False
+    else:
+        longer = denoised_level is None or denoised_level["level"] > noisy_level["level"]
+    return {"fraction": fraction, "noisy": noisy_level, "denoised": denoised_level,
+            "longer": longer}  # fmt: skip
+
+
 def nearest_distances(points: np.ndarray, reference: np.ndarray, *, chunk: int = 8192):
     """Q4d: for each row of `points`, the Euclidean distance to its nearest row of
     `reference` (both (n, d)); computed in chunks of `reference` to bound memory."""

@@ -218,9 +218,16 @@ def _derived(name: str, r: dict) -> dict:
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
         }
     if name == "q4d":
+        novelty = r["novelty"]
         return {"share_of_ceiling": r["agreement"] / r["ceiling"]["agreement"],
-                "closer_than_real": r["novelty"]["generated_median"]
-                < r["novelty"]["test_median"]}  # fmt: skip
+                "closer_than_real": novelty["generated_median"] < novelty["test_median"],
+                # near-copies: more of the generated digits than of the test digits, whose
+                # share the rule fixes at its percentile
+                "more_copies_than_real": novelty["near_copies"]
+                > novelty["percentile"] / 100,
+                # confident on images decoded from codes no class's digits produce
+                "confident_away": min(c["mean_confidence"] for c in r["random_codes"].values())
+                > 0.5}  # fmt: skip
     if name == "q3":
         ensemble = r["ensemble"]["test_accuracy"] if r["ensemble"] else r["test_accuracy"]
         return {"test_error": 1 - r["test_accuracy"],

@@ -220,3 +220,13 @@ def test_accuracies_on_two_image_sets_differ_only_beyond_their_sampling_noise():
     # is about 0.24 pp, so 0.1 pp is noise and 1 pp is not.
     assert not answers.accuracies_differ(0.981, 10000, 0.980, 5000)["differ"]
     assert answers.accuracies_differ(0.985, 10000, 0.975, 5000)["differ"]
+
+
+def test_denoised_digits_hold_longer_when_their_accuracy_falls_at_a_higher_level():
+    levels = [0.0, 0.2, 0.4, 0.6]
+    holds = answers.holds_longer(levels, [0.99, 0.6, 0.2, 0.1], [0.96, 0.95, 0.9, 0.3], 0.9)
+    assert holds["longer"] and holds["noisy"]["level"] == 0.2 and holds["denoised"]["level"] == 0.6
+    assert not answers.holds_longer(levels, [0.99, 0.6, 0.2, 0.1], [0.9, 0.5, 0.2, 0.1], 0.9)[
+        "longer"
+    ]
+    assert answers.holds_longer([0.0], [0.99], [0.96], 0.9)["longer"] is None
