@@ -41,6 +41,12 @@ ITEMS = {
 LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
 # A train-minus-validation accuracy gap above this counts as starting to over-fit.
 OVERFIT_GAP = 0.02
+# Classes count as close to balanced when the rarest has at least this share of the
+# commonest's images (MNIST's training set: 5,421 fives against 6,742 ones, 0.80): then
+# accuracy cannot hide a neglected class behind a dominant one.
+BALANCED_RATIO = 0.75
+# An untrained network's loss counts as close to ln K when within this share of it.
+UNIFORM_TOLERANCE = 0.1
 
 
 class Numbering:
@@ -177,9 +183,19 @@ def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
 
 def _derived(name: str, r: dict) -> dict:
     """Small differences the prose states, computed here so templates do no arithmetic."""
+    if name == "q1":
+        counts = r["facts"]["class_counts_train"]
+        rarest, commonest = counts.index(min(counts)), counts.index(max(counts))
+        return {"rarest": rarest, "rarest_count": counts[rarest], "commonest": commonest,
+                "commonest_count": counts[commonest],
+                "balanced": counts[rarest] >= BALANCED_RATIO * counts[commonest]}  # fmt: skip
     if name == "q2a":
         weights = [layer for layer in r["layers"] if layer["params"] > 0]
-        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1}
+        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1,
+                "first_layer_share": weights[0]["params"] / r["total_by_keras"]}  # fmt: skip
+    if name == "q2b":
+        gap = abs(r["loss_by_keras"] - r["uniform_loss"])
+        return {"uniform_gap": gap, "near_uniform": gap < UNIFORM_TOLERANCE * r["uniform_loss"]}
     if name == "q2c":
         gap = r["final_accuracy"] - r["final_val_accuracy"]
         later = r["epoch_seconds"][1:]
