@@ -143,8 +143,10 @@ def sweep_accuracy(
         factors = [row["l2"] for row in per_factor]
         means = [row["mean"] for row in per_factor]
         stds = [row["std"] for row in per_factor]
+        replicated = min(row["n"] for row in per_factor) > 1  # one value has no spread
         axes.errorbar(factors, means, yerr=stds, fmt="o-", color=BLUE, capsize=4,
-                      label="mean ± std over replicates")  # fmt: skip
+                      label="mean ± std over replicates" if replicated
+                      else "one run per factor")  # fmt: skip
         axes.scatter([r["l2"] for r in runs], [r["val_accuracy"] for r in runs], s=10,
                      color=GREY, zorder=3, label="single runs")  # fmt: skip
         axes.axhline(hinton, color=RED, ls="--", lw=1,
@@ -158,7 +160,6 @@ def sweep_accuracy(
         axes.set_xlabel("L2 weight-decay factor")
         axes.set_ylabel("accuracy (validation; red: test set)")
         axes.legend(loc="lower left", fontsize=8)
-        replicated = min(row["n"] for row in per_factor) > 1  # one value has no spread
         points = "; ".join(f"{sci_text(row['l2'])}: {row['mean']:.4f}"
                            + (f" ± {row['std']:.4f}" if replicated else "")
                            for row in per_factor)  # fmt: skip
@@ -214,15 +215,16 @@ def variant_errors(
         means = [1 - row["test"]["mean"] for row in rows] + [1 - final["mean"]]
         stds = [row["test"]["std"] for row in rows] + [final["std"]]
         colours = [BLUE] * len(rows) + [ORANGE]
+        replicated = min([row["test"]["n"] for row in rows] + [final["n"]]) > 1
         y = np.arange(len(labels))[::-1]
         for yi, mean, std, colour in zip(y, means, stds, colours, strict=True):
             axes.errorbar([100 * mean], [yi], xerr=[100 * std], fmt="o", color=colour, capsize=4)
         axes.axvline(100 * hinton_error, color=RED, ls="--", lw=1,
                      label=f"Hinton ({100 * hinton_error:.2f} %)")  # fmt: skip
         axes.set_yticks(y, labels)
-        axes.set_xlabel("test error (%), mean ± std over replicates")
+        axes.set_xlabel("test error (%), mean ± std over replicates" if replicated
+                        else "test error (%), one run each")  # fmt: skip
         axes.legend(loc="lower right", fontsize=8)
-        replicated = min([row["test"]["n"] for row in rows] + [final["n"]]) > 1
         points = "; ".join(
             f"{label}: {100 * mean:.2f}" + (f" ± {100 * std:.2f}" if replicated else "") + " %"
             for label, mean, std in zip(labels, means, stds, strict=True)
