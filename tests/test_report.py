@@ -410,9 +410,13 @@ COUNTED = ("seeds|runs|replicates|epochs|factors|levels|codes|images|digits|erro
 
 
 @pytest.mark.slow
-def test_a_profile_of_one_of_each_count_builds_with_singular_words_and_no_nan(tmp_path, data_dir):
+@pytest.mark.parametrize("factors", ["[1e-4]", "[1e-6, 1e-3]"], ids=["one-factor", "two-factors"])
+def test_a_profile_of_one_of_each_count_builds_with_singular_words_and_no_nan(
+    tmp_path, data_dir, factors
+):
+    # Two factors of one replicate each: comparisons between factors with a single seed.
     config = tmp_path / "report.toml"
-    config.write_text(ONE_OF_EACH)
+    config.write_text(ONE_OF_EACH.replace("[1e-4]", factors))
     args = ["build", "--profile", "quick", "--config", str(config), "--data-dir", str(data_dir),
             "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--no-pdf",
             "--scheduler", "none", "-q"]  # fmt: skip
@@ -428,6 +432,8 @@ def test_a_profile_of_one_of_each_count_builds_with_singular_words_and_no_nan(tm
     # never printed as 0 or as the whole range [0, 1]
     assert "± 0.00" not in text and "1.0000]" not in text
     assert "with 1 replicate (one seed" in text and "1 noise seed per level" in text
+    if factors != "[1e-4]":
+        assert "same single seed, so no interval" in text and "rests on a single seed" in text
     assert "a single seed" in text and "1 code per class" in text
 
 
