@@ -126,6 +126,76 @@ def gap_versus_spread(values) -> dict:
     }
 
 
+# Q2d: a curve "still rises" when the slope over its last epochs exceeds what the
+# epoch-to-epoch noise allows. The window is the last quarter of the epochs (10 of 40),
+# at least 5 where the curve has them (fewer points leave the noise barely measured), at
+# most 10 (the end, not the early climb, is what the question is about); a curve of
+# fewer than 3 epochs is not judged (a slope and a residual need 3 points).
+TREND_WINDOW = (5, 10)
+FEWEST_EPOCHS = 3
+
+
+def trend_at_end(curve) -> dict:
+    """Q2d: is a validation-accuracy curve still rising at its last epoch?
+
+    Fits a line by least squares to the last quarter of the epochs and holds its slope
+    against the epoch-to-epoch noise, measured as the scatter of those epochs around the
+    line: the slope's 95 % Student-t interval (n - 2 degrees of freedom).
+
+    Returns:
+        epochs (the window), slope (per epoch), noise (residual standard deviation),
+        rise (slope times the epochs the window spans), low/high (the slope's interval),
+        and verdict: "rising" or "falling" when the interval excludes zero, "flat" when
+        it includes it, None when the curve has fewer than 3 epochs to judge.
+    """
+    values = np.asarray(curve, dtype=np.float64)
+    low_w, high_w = TREND_WINDOW
+    window = min(max(len(values) // 4, low_w), high_w, len(values))
+    if len(values) < FEWEST_EPOCHS:
+        return {"epochs": len(values), "slope": None, "noise": None, "rise": None,
+                "low": None, "high": None, "verdict": None}  # fmt: skip
+    y = values[-window:]
+    x = np.arange(window, dtype=np.float64) - (window - 1) / 2  # centred: slope = Sxy / Sxx
+    slope = float(x @ (y - y.mean()) / (x @ x))
+    residuals = y - y.mean() - slope * x
+    noise = float(np.sqrt(residuals @ residuals / (window - 2)))
+    half = t_quantile(window - 2) * noise / math.sqrt(x @ x)
+    low, high = slope - half, slope + half
+    verdict = "rising" if low > 0 else "falling" if high < 0 else "flat"
+    return {"epochs": window, "slope": slope, "noise": noise, "rise": slope * (window - 1),
+            "low": low, "high": high, "verdict": verdict}  # fmt: skip
+
+
+def curve_trends(runs: list[dict], metric: str = "val_accuracy") -> dict:
+    """Q2d: `trend_at_end` of each factor's curve averaged over its replicates (the curves
+    the report plots), and which factors' curves still rise."""
+    factors = sorted({run["l2"] for run in runs})
+    per_factor = []
+    for factor in factors:
+        curves = np.array([run["history"][metric] for run in runs if run["l2"] == factor])
+        per_factor.append({"l2": factor, **trend_at_end(curves.mean(axis=0))})
+    verdicts = [row["verdict"] for row in per_factor]
+    return {
+        "per_factor": per_factor,
+        "rising": [row["l2"] for row in per_factor if row["verdict"] == "rising"],
+        "all_rising": all(v == "rising" for v in verdicts),
+        "none_rising": all(v != "rising" for v in verdicts),
+        "judged": None not in verdicts,
+    }
+
+
+def accuracies_differ(first: float, first_size: int, second: float, second_size: int) -> dict:
+    """Q2d: whether two accuracies measured on different image sets (test and validation)
+    differ by more than the sampling noise of sets of these sizes: a two-proportion
+    z-test at 95 %, each accuracy read as a share of correct images. Averaging models
+    does not shrink this noise: every model sees the same images."""
+    pooled = (first * first_size + second * second_size) / (first_size + second_size)
+    se = math.sqrt(pooled * (1 - pooled) * (1 / first_size + 1 / second_size))
+    difference = first - second
+    z = difference / se if se > 0 else (math.inf if difference else 0.0)
+    return {"difference": difference, "standard_error": se, "z": z, "differ": abs(z) > 1.96}
+
+
 def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 10) -> np.ndarray:
     """Q3: counts[true, predicted]."""
     matrix = np.zeros((classes, classes), dtype=np.int64)
@@ -432,6 +502,23 @@ def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dic
         "from_then_on": bool(collapsed) and collapsed == rows[rows.index(collapsed[0]) :],
         "classes": sorted({row["class"] for row in collapsed}),
     }
+
+
+def holds_longer(levels, noisy, denoised, fraction: float) -> dict:
+    """Q4c: whether the CNN on denoised digits holds its accuracy to higher noise than on
+    the noisy digits themselves: the first level where each falls below `fraction` of its
+    own accuracy on clean digits (`readability_threshold`), and whether the denoised
+    digits' level is higher (or never comes). None without a noisy level to compare."""
+    noisy_level = readability_threshold(levels, noisy, fraction)["crossing"]
+    denoised_level = readability_threshold(levels, denoised, fraction)["crossing"]
+    if len(levels) < 2:
+        longer = None
+    elif noisy_level is None:
+        longer = False
+    else:
+        longer = denoised_level is None or denoised_level["level"] > noisy_level["level"]
+    return {"fraction": fraction, "noisy": noisy_level, "denoised": denoised_level,
+            "longer": longer}  # fmt: skip
 
 
 def nearest_distances(points: np.ndarray, reference: np.ndarray, *, chunk: int = 8192):

@@ -97,6 +97,11 @@ def _figure(width: float, height: float) -> Figure:
         return Figure(figsize=(width, height), layout="constrained")
 
 
+def _epochs(count: int) -> str:
+    """'1 epoch', '40 epochs': the alternative texts are read out with the report."""
+    return f"{count} epoch" if count == 1 else f"{count} epochs"
+
+
 def training_curves(history: dict, *, title: str, name: str) -> str:
     """Accuracy and loss per epoch, on training and validation data."""
     with matplotlib.rc_context(_STYLE):
@@ -113,7 +118,7 @@ def training_curves(history: dict, *, title: str, name: str) -> str:
         acc.legend(loc="lower right")
         figure.suptitle(title, fontsize=10)
         alt = (f"{title}: two line charts of accuracy (left) and loss (right) per epoch over "
-               f"{len(epochs)} epochs, on training and validation images. After the last "
+               f"{_epochs(len(epochs))}, on training and validation images. After the last "
                f"epoch the training accuracy is {_pct(history['accuracy'][-1])} and the "
                f"validation accuracy {_pct(history['val_accuracy'][-1])}.")  # fmt: skip
         return to_svg(figure, name, alt=alt)
@@ -138,8 +143,10 @@ def sweep_accuracy(
         factors = [row["l2"] for row in per_factor]
         means = [row["mean"] for row in per_factor]
         stds = [row["std"] for row in per_factor]
+        replicated = min(row["n"] for row in per_factor) > 1  # one value has no spread
         axes.errorbar(factors, means, yerr=stds, fmt="o-", color=BLUE, capsize=4,
-                      label="mean ± std over replicates")  # fmt: skip
+                      label="mean ± std over replicates" if replicated
+                      else "one run per factor")  # fmt: skip
         axes.scatter([r["l2"] for r in runs], [r["val_accuracy"] for r in runs], s=10,
                      color=GREY, zorder=3, label="single runs")  # fmt: skip
         axes.axhline(hinton, color=RED, ls="--", lw=1,
@@ -153,10 +160,13 @@ def sweep_accuracy(
         axes.set_xlabel("L2 weight-decay factor")
         axes.set_ylabel("accuracy (validation; red: test set)")
         axes.legend(loc="lower left", fontsize=8)
-        points = "; ".join(f"{sci_text(row['l2'])}: {row['mean']:.4f} ± {row['std']:.4f}"
+        points = "; ".join(f"{sci_text(row['l2'])}: {row['mean']:.4f}"
+                           + (f" ± {row['std']:.4f}" if replicated else "")
                            for row in per_factor)  # fmt: skip
+        spread = ("mean ± one standard deviation over the replicates per factor" if replicated
+                  else "one run per factor")  # fmt: skip
         alt = (f"Final validation accuracy against the L2 weight-decay factor on a log scale, "
-               f"mean ± one standard deviation over the replicates per factor ({points}), "
+               f"{spread} ({points}), "
                f"single runs as dots; the chosen factor {sci_text(best_l2)} is circled, and "
                f"Hinton's accuracy {hinton:.4f} is a dashed line.")  # fmt: skip
         return to_svg(figure, name, alt=alt)
@@ -205,21 +215,24 @@ def variant_errors(
         means = [1 - row["test"]["mean"] for row in rows] + [1 - final["mean"]]
         stds = [row["test"]["std"] for row in rows] + [final["std"]]
         colours = [BLUE] * len(rows) + [ORANGE]
+        replicated = min([row["test"]["n"] for row in rows] + [final["n"]]) > 1
         y = np.arange(len(labels))[::-1]
         for yi, mean, std, colour in zip(y, means, stds, colours, strict=True):
             axes.errorbar([100 * mean], [yi], xerr=[100 * std], fmt="o", color=colour, capsize=4)
         axes.axvline(100 * hinton_error, color=RED, ls="--", lw=1,
                      label=f"Hinton ({100 * hinton_error:.2f} %)")  # fmt: skip
         axes.set_yticks(y, labels)
-        axes.set_xlabel("test error (%), mean ± std over replicates")
+        axes.set_xlabel("test error (%), mean ± std over replicates" if replicated
+                        else "test error (%), one run each")  # fmt: skip
         axes.legend(loc="lower right", fontsize=8)
         points = "; ".join(
-            f"{label}: {100 * mean:.2f} ± {100 * std:.2f} %"
+            f"{label}: {100 * mean:.2f}" + (f" ± {100 * std:.2f}" if replicated else "") + " %"
             for label, mean, std in zip(labels, means, stds, strict=True)
         )
-        alt = (f"Test error per training protocol, mean ± one standard deviation over the "
-               f"replicates ({points}); Hinton's error of {100 * hinton_error:.2f} % is a "
-               f"dashed line.")  # fmt: skip
+        spread = ("mean ± one standard deviation over the replicates" if replicated
+                  else "one run each")  # fmt: skip
+        alt = (f"Test error per training protocol, {spread} ({points}); Hinton's error of "
+               f"{100 * hinton_error:.2f} % is a dashed line.")  # fmt: skip
         return to_svg(figure, name, alt=alt)
 
 
@@ -456,7 +469,8 @@ def loss_curves(history: dict, *, title: str, name: str) -> str:
         axes.xaxis.get_major_locator().set_params(integer=True)
         axes.legend()
         axes.set_title(title, fontsize=10)
-        alt = (f"{title}: line chart of the binary cross-entropy per epoch over {len(epochs)} "
-               f"epochs: on training images it falls to {history['loss'][-1]:.4f}, on "
-               f"validation images to {history['val_loss'][-1]:.4f}.")  # fmt: skip
+        alt = (f"{title}: line chart of the binary cross-entropy per epoch over "
+               f"{_epochs(len(epochs))}: on training images it falls to "
+               f"{history['loss'][-1]:.4f}, on validation images to "
+               f"{history['val_loss'][-1]:.4f}.")  # fmt: skip
         return to_svg(figure, name, alt=alt)

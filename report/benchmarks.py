@@ -104,6 +104,9 @@ def _rows(benchmarks: list) -> list[dict]:
                     "peak_gflops": _number(e["matmul_peak_gflops"]),
                     "ratio_to_fit": _number(e[path]["samples_per_second"])
                     / _number(e["fit"]["samples_per_second"]),
+                    # models trained together in a round (the sweep's stack); None in
+                    # runs saved before the benchmarks recorded it
+                    "runs": _count(e["runs"]) if "runs" in e else None,
                 })  # fmt: skip
     except KeyError as error:
         raise _Malformed(f"a benchmark's extra_info has no {error}") from None
@@ -115,4 +118,10 @@ def _rows(benchmarks: list) -> list[dict]:
 def _number(value) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TypeError(f"expected a finite number, got {value!r}")
+    return value
+
+
+def _count(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise TypeError(f"expected a count of runs, got {value!r}")
     return value

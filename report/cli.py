@@ -50,20 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(build)
     build.add_argument("--out", type=Path, default=Path("build"),
                        help="output folder (default: build/)")  # fmt: skip
-    build.add_argument("--config", type=Path, default=None,
-                       help="title page data (default: ./report.toml if it exists)")  # fmt: skip
     build.add_argument("--only", metavar="SECTIONS",
                        help="comma-separated sections to build, e.g. q2d,q3; the others "
                        "come from the store or are marked not run")  # fmt: skip
-    build.add_argument("--scheduler", default=None, metavar="WHERE",
-                       help="where the sweeps' independent runs, the CNN and question 4's "
-                       "noise evaluation run: auto (default: a local Dask cluster of "
-                       "single-threaded workers where there is enough training to repay "
-                       "its start, one worker with oneDNN for the CNN where TensorFlow runs "
-                       "without it; stacks and short builds in this process), none (in "
-                       "this process), "
-                       "local:N (N Dask workers here) or tcp://host:port (a running Dask "
-                       "scheduler)")  # fmt: skip
     build.add_argument("--force", action="store_true", help="re-run even what is stored")
     build.add_argument("--no-pdf", action="store_true", help="write the HTML only")
     build.add_argument("--benchmarks", type=Path, default=Path(".benchmarks"),
@@ -76,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show, per section, what is stored and why "
                                  "the rest would run; trains nothing")  # fmt: skip
     _common(status)
-    status.set_defaults(handler=cmd_status, config=None)
+    status.set_defaults(handler=cmd_status)
 
     init = commands.add_parser("init", help="write a commented report.toml to fill in")
     init.add_argument("--config", type=Path, default=Path("report.toml"),
@@ -100,9 +89,22 @@ def _common(parser: argparse.ArgumentParser):
         default=None,
         help=f"result store (default: $LABNN_STORE or {default_store()})",
     )
+    parser.add_argument("--config", type=Path, default=None,
+                        help="report.toml: the title page and profile overrides in its "
+                        "[profile] table (default: ./report.toml if it exists)")  # fmt: skip
+    parser.add_argument("--scheduler", default=None, metavar="WHERE",
+                       help="where the sweeps' independent runs, the CNN and question 4's "
+                       "noise evaluation run: auto (default: a local Dask cluster of "
+                       "single-threaded workers where there is enough training to repay "
+                       "its start, one worker with oneDNN for the CNN where TensorFlow runs "
+                       "without it; stacks and short builds in this process), none (in "
+                       "this process), "
+                       "local:N (N Dask workers here) or tcp://host:port (a running Dask "
+                       "scheduler). Where runs train is in the keys of those whose numbers "
+                        "depend on it, so status asks it too")  # fmt: skip
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a profile field, e.g. --set sweep_epochs=20 "
-                        "(repeatable)")  # fmt: skip
+                        "(repeatable; applied after report.toml's [profile])")  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +158,19 @@ def load_backend():
         import keras  # noqa: F401
 
 
+def _settings(args):
+    """report.toml, the profile to run (--profile, then report.toml's [profile], then
+    --set) and where runs train (--scheduler, else report.toml's, else auto; checked).
+    The one place that decides them, so that `status` looks up the runs (and keys) that
+    `build` would."""
+    from labnn.scheduler import parse_scheduler
+
+    config = _config(args)
+    scheduler = args.scheduler or config.scheduler or "auto"  # not part of the profile
+    parse_scheduler(scheduler)  # a bad value fails here, with the valid forms
+    return config, _profile(args, config), scheduler
+
+
 def _profile(args, config):
     from labnn.profiles import get_profile, override, parse_assignments
 
@@ -181,13 +196,10 @@ def _data(args):
 
 
 def cmd_build(args) -> int:
-    from labnn.scheduler import parse_scheduler, require_dask
+    from labnn.scheduler import require_dask
 
     # Everything the user typed is checked before Keras loads and anything trains.
-    config = _config(args)
-    profile = _profile(args, config)
-    scheduler = args.scheduler or config.scheduler or "auto"  # not part of the profile
-    parse_scheduler(scheduler)  # a bad value fails here, with the valid forms
+    config, profile, scheduler = _settings(args)
     require_dask(scheduler)  # before any training, not after the first sections
     _check_data_dir(args)
     root = _store_folder(args)
@@ -232,7 +244,7 @@ def cmd_build(args) -> int:
 
 
 def cmd_status(args) -> int:
-    profile = _profile(args, None)
+    _, profile, scheduler = _settings(args)
     _check_data_dir(args)
     root = _store_folder(args)
 
@@ -242,7 +254,7 @@ def cmd_status(args) -> int:
 
     store = Store(root)
     print(f"profile {profile.name}; store {store.root}")
-    for section, lines in explain(profile, _data(args), store).items():
+    for section, lines in explain(profile, _data(args), store, scheduler=scheduler).items():
         for line in lines:
             print(f"{section:5} {line}")
     return 0

@@ -41,6 +41,12 @@ ITEMS = {
 LABELS = {"figure": "Figure", "table": "Table", "equation": "Equation"}
 # A train-minus-validation accuracy gap above this counts as starting to over-fit.
 OVERFIT_GAP = 0.02
+# Classes count as close to balanced when the rarest has at least this share of the
+# commonest's images (MNIST's training set: 5,421 fives against 6,742 ones, 0.80): then
+# accuracy cannot hide a neglected class behind a dominant one.
+BALANCED_RATIO = 0.75
+# An untrained network's loss counts as close to ln K when within this share of it.
+UNIFORM_TOLERANCE = 0.1
 
 
 class Numbering:
@@ -181,13 +187,25 @@ def _provenance(sections: dict[str, SectionResult]) -> list[dict]:
 
 def _derived(name: str, r: dict) -> dict:
     """Small differences the prose states, computed here so templates do no arithmetic."""
+    if name == "q1":
+        counts = r["facts"]["class_counts_train"]
+        rarest, commonest = counts.index(min(counts)), counts.index(max(counts))
+        return {"rarest": rarest, "rarest_count": counts[rarest], "commonest": commonest,
+                "commonest_count": counts[commonest],
+                "balanced": counts[rarest] >= BALANCED_RATIO * counts[commonest]}  # fmt: skip
     if name == "q2a":
         weights = [layer for layer in r["layers"] if layer["params"] > 0]
-        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1}
+        return {"weight_layers": len(weights), "hidden_layers": len(weights) - 1,
+                "first_layer_share": weights[0]["params"] / r["total_by_keras"]}  # fmt: skip
+    if name == "q2b":
+        gap = abs(r["loss_by_keras"] - r["uniform_loss"])
+        return {"uniform_gap": gap, "near_uniform": gap < UNIFORM_TOLERANCE * r["uniform_loss"]}
     if name == "q2c":
         gap = r["final_accuracy"] - r["final_val_accuracy"]
         later = r["epoch_seconds"][1:]
         return {"train_minus_val": gap, "overfitting": gap > OVERFIT_GAP,
+                # whether the validation curve still rises at its end (labnn.answers)
+                "trend": answers.trend_at_end(r["history"]["val_accuracy"]),
                 "first_epoch_s": r["epoch_seconds"][0],
                 "later_epoch_s": sum(later) / len(later) if later else None}  # fmt: skip
     if name == "q2d":
@@ -220,9 +238,16 @@ def _derived(name: str, r: dict) -> dict:
             - next(row["validation"]["mean"] for row in r["rows"] if row["name"] == "assignment"),
         }
     if name == "q4d":
+        novelty = r["novelty"]
         return {"share_of_ceiling": r["agreement"] / r["ceiling"]["agreement"],
-                "closer_than_real": r["novelty"]["generated_median"]
-                < r["novelty"]["test_median"]}  # fmt: skip
+                "closer_than_real": novelty["generated_median"] < novelty["test_median"],
+                # near-copies: more of the generated digits than of the test digits, whose
+                # share the rule fixes at its percentile
+                "more_copies_than_real": novelty["near_copies"]
+                > novelty["percentile"] / 100,
+                # confident on images decoded from codes no class's digits produce
+                "confident_away": min(c["mean_confidence"] for c in r["random_codes"].values())
+                > 0.5}  # fmt: skip
     if name == "q3":
         ensemble = r["ensemble"]["test_accuracy"] if r["ensemble"] else r["test_accuracy"]
         return {"test_error": 1 - r["test_accuracy"],

@@ -11,6 +11,7 @@ from labnn.plan import planned_work
 from labnn.profiles import Profile
 from labnn.progress import BuildProgress
 from labnn.store import MissingRun, Store
+from report.values import agree
 
 # The report's sections, in the assignment's order.
 SECTIONS = {
@@ -61,7 +62,8 @@ def run_sections(
             result = module.run(profile, data, store if selected else offline, progress=progress,
                                 scheduler=scheduler)  # fmt: skip
         except MissingRun as missing:
-            reason = f"{len(missing.specs)} run(s) not in the store; build it with --only {name}"
+            n = len(missing.specs)
+            reason = f"{n} {agree(n, 'run')} not in the store; build it with --only {name}"
             results[name] = SectionResult(name, "not run", None, 0.0, reason)
             continue
         seconds = time.perf_counter() - started
@@ -71,16 +73,21 @@ def run_sections(
     return results
 
 
-def explain(profile: Profile, data: Mnist, store: Store) -> dict[str, list[str]]:
-    """Per section: what is stored, or why each missing run would run."""
+def explain(
+    profile: Profile, data: Mnist, store: Store, *, scheduler: str = "auto"
+) -> dict[str, list[str]]:
+    """Per section: what is stored, or why each missing run would run (where `scheduler`
+    would train it: the keys of some runs name the place)."""
     offline = Store(store.root, offline=True)
     report = {}
     for name, module in SECTIONS.items():
         try:
-            module.run(profile, data, offline, progress=BuildProgress(quiet=True))
+            module.run(profile, data, offline, progress=BuildProgress(quiet=True),
+                       scheduler=scheduler)  # fmt: skip
             report[name] = ["stored"]
         except MissingRun as missing:
             reasons = [offline.explain(spec) for spec in missing.specs]
             counts = {reason: reasons.count(reason) for reason in dict.fromkeys(reasons)}
-            report[name] = [f"{n} run(s) would run: {reason}" for reason, n in counts.items()]
+            report[name] = [f"{n} {agree(n, 'run')} would run: {reason}"
+                            for reason, n in counts.items()]
     return report

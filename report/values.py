@@ -137,5 +137,43 @@ def text(value) -> Markup:
     return Markup('<span class="v t">{}</span>').format(escape(str(value)))
 
 
+def agree(count, singular: str, plural_form: str | None = None) -> str:
+    """The word that agrees with `count`: "seed" for one, "seeds" (or `plural_form`, such
+    as "are" beside "is") for any other number; the count itself is not printed."""
+    return singular if float(count) == 1 else (plural_form or singular + "s")
+
+
+def plural(count: Num, singular: str, plural_form: str | None = None) -> Markup:
+    """A count with its noun in agreement, the count traced: 1 seed, 3 seeds, 2 classes
+    (with `plural_form`). Every count that reaches prose goes through here, so no profile
+    that sets it to one prints "1 seeds"."""
+    return Markup("{} {}").format(num(count), agree(count, singular, plural_form))
+
+
+def times(count: Num) -> Markup:
+    """How often: once, or 3 times (the count traced)."""
+    return Markup("once") if float(count) == 1 else Markup("{} times").format(num(count))
+
+
+def spread(stats: dict, style: str = "num", digits: int = 4, unit: str | None = None) -> Markup:
+    """A mean and its standard deviation, "0.9812 ± 0.0011", from a `mean_std` dict. One
+    value has no standard deviation (`mean_std` stores 0 for it): then the mean alone,
+    with words that say why no spread follows when `unit` names what there was one of,
+    "0.9812 (a single run: no spread)"; without `unit` (a table cell), the caption says."""
+    shown = {"num": num, "pct": pct}[style]
+    mean = shown(stats["mean"], digits)
+    if stats["n"] > 1:
+        return Markup("{} ± {}").format(mean, shown(stats["std"], digits))
+    return Markup("{} (a single {}: no spread)").format(mean, unit) if unit else mean
+
+
+def article(value: Num) -> Markup:
+    """A digit (or count) with its indefinite article, as said aloud: a 3, an 8, an 11."""
+    spoken = str(int(value))
+    vowel = spoken.startswith("8") or (spoken.startswith(("11", "18")) and len(spoken) % 3 == 2)
+    return Markup("{} {}").format("an" if vowel else "a", num(value))
+
+
 FILTERS = {"num": num, "pct": pct, "pp": pp, "sci": sci, "thousands": thousands,
-           "seconds": seconds, "text": text}  # fmt: skip
+           "seconds": seconds, "text": text, "plural": plural, "agree": agree, "times": times,
+           "spread": spread, "article": article}  # fmt: skip

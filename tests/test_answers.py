@@ -239,3 +239,72 @@ def test_a_single_measured_level_leaves_no_step_to_agree_within():
     compared = answers.eye_against_measure(0.0, crossing, [0.0])
     assert compared["step"] == 0 and compared["verdict"] == answers.EYE_AGREES
     assert answers.eye_against_measure(0.3, crossing, [0.0])["verdict"] == answers.EYE_LATER
+
+
+EPOCHS = np.arange(1, 41)
+
+
+def test_a_curve_still_climbing_at_its_end_is_rising():
+    # Saturating like a validation curve: at epoch 40 it still gains about 1e-4 an epoch,
+    # ten times what the noise (std 1e-5) hides.
+    noise = np.random.default_rng(0).normal(0, 1e-5, len(EPOCHS))
+    curve = 0.98 - 0.02 * np.exp(-EPOCHS / 15) + noise
+    trend = answers.trend_at_end(curve)
+    assert trend["verdict"] == "rising" and trend["epochs"] == 10
+    assert trend["low"] > 0 and trend["slope"] == pytest.approx(1e-4, rel=0.5)
+
+
+def test_a_curve_that_rose_early_and_is_flat_at_its_end_is_flat():
+    curve = np.minimum(0.9 + 0.01 * EPOCHS, 0.98)  # flat from epoch 8 on, exactly
+    trend = answers.trend_at_end(curve)
+    assert trend["verdict"] == "flat" and trend["slope"] == pytest.approx(0, abs=1e-12)
+
+
+def test_a_small_slope_inside_the_epoch_to_epoch_noise_is_flat():
+    # 1e-5 an epoch, 0.01 pp over the window, against epoch-to-epoch noise of 0.2 pp: a
+    # 95 % test calls such a curve rising (or falling) about once in 20 draws, never often.
+    verdicts = []
+    for seed in range(200):
+        noise = np.random.default_rng(seed).normal(0, 2e-3, len(EPOCHS))
+        trend = answers.trend_at_end(0.98 + 1e-5 * EPOCHS + noise)
+        verdicts.append(trend["verdict"])
+    assert verdicts.count("flat") / len(verdicts) > 0.9
+    assert verdicts.count("rising") / len(verdicts) < 0.08
+
+
+def test_a_curve_falling_at_its_end_is_falling():
+    noise = np.random.default_rng(1).normal(0, 1e-4, len(EPOCHS))
+    assert answers.trend_at_end(0.99 - 1e-3 * EPOCHS + noise)["verdict"] == "falling"
+
+
+def test_a_curve_of_two_epochs_is_not_judged():
+    trend = answers.trend_at_end([0.9, 0.95])
+    assert trend["verdict"] is None and trend["slope"] is None
+
+
+def test_curve_trends_judge_each_factors_mean_curve():
+    rising = list(0.98 - 0.02 * np.exp(-EPOCHS / 15))
+    flat = [0.97] * len(EPOCHS)
+    runs = [{"l2": 1e-4, "history": {"val_accuracy": rising}},
+            {"l2": 1e-4, "history": {"val_accuracy": [v + 1e-3 for v in rising]}},
+            {"l2": 1e-3, "history": {"val_accuracy": flat}}]  # fmt: skip
+    trends = answers.curve_trends(runs)
+    assert trends["rising"] == [1e-4] and trends["judged"]
+    assert not trends["all_rising"] and not trends["none_rising"]
+
+
+def test_accuracies_on_two_image_sets_differ_only_beyond_their_sampling_noise():
+    # 10,000 test and 5,000 validation images at about 98 %: the noise of the difference
+    # is about 0.24 pp, so 0.1 pp is noise and 1 pp is not.
+    assert not answers.accuracies_differ(0.981, 10000, 0.980, 5000)["differ"]
+    assert answers.accuracies_differ(0.985, 10000, 0.975, 5000)["differ"]
+
+
+def test_denoised_digits_hold_longer_when_their_accuracy_falls_at_a_higher_level():
+    levels = [0.0, 0.2, 0.4, 0.6]
+    holds = answers.holds_longer(levels, [0.99, 0.6, 0.2, 0.1], [0.96, 0.95, 0.9, 0.3], 0.9)
+    assert holds["longer"] and holds["noisy"]["level"] == 0.2 and holds["denoised"]["level"] == 0.6
+    assert not answers.holds_longer(levels, [0.99, 0.6, 0.2, 0.1], [0.9, 0.5, 0.2, 0.1], 0.9)[
+        "longer"
+    ]
+    assert answers.holds_longer([0.0], [0.99], [0.96], 0.9)["longer"] is None

@@ -176,3 +176,25 @@ def test_a_running_clusters_workers_are_asked_and_must_be_alike(data_dir):
     with pytest.raises(SchedulerError, match="start the workers alike"):
         check_site(late, site)
     check_site({**late, "threads": site.threads}, site)  # alike: no error
+
+
+@pytest.mark.skipif(CORES < 2 or keras.backend.backend() != "tensorflow",
+                    reason="needs TensorFlow and a thread count other than one")  # fmt: skip
+def test_status_asks_where_runs_would_train_and_says_why_they_would_retrain(
+    mnist, quick_store, data_dir, capsys
+):
+    from labnn.experiments import q3
+    from labnn.profiles import QUICK
+    from report.cli import main
+
+    q3.run(QUICK, mnist, quick_store, scheduler="none")  # the CNNs: threads in their keys
+    common = ["status", "--profile", "quick", "--store", str(quick_store.root),
+              "--data-dir", str(data_dir)]  # fmt: skip
+    assert main([*common, "--scheduler", "none"]) == 0
+    here = [line for line in capsys.readouterr().out.splitlines() if line.startswith("q3 ")]
+    assert here == ["q3    stored"]
+    assert main([*common, "--scheduler", "local:2"]) == 0  # single-threaded workers
+    there = [line for line in capsys.readouterr().out.splitlines() if line.startswith("q3 ")]
+    runs = "1 run" if QUICK.cnn_seeds == 1 else f"{QUICK.cnn_seeds} runs"
+    assert there == [f"q3    {runs} would run: stored as trained at another site "
+                     f"(threads {CORES}, here 1)"]  # fmt: skip

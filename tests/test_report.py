@@ -14,7 +14,7 @@ from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
 from labnn.figures import sci_text
 from report.cli import main
 from report.render import write_pdf
-from report.values import Num, sci
+from report.values import Num, article, plural, sci, spread, times
 from tests.conftest import REPO
 
 SECTION_TITLES = ["Question 1", "2a.", "2b.", "2c.", "2d.", "2e.", "Question 3", "4a.", "4b.",
@@ -361,6 +361,107 @@ def test_only_builds_just_its_sections(tmp_path, data_dir, capsys):
     assert "55,050" in html
 
 
+def _sweep_benchmark(runs: int) -> dict:
+    """A saved benchmark run of the sweep's stack, in pytest-benchmark's shape."""
+    rate = {"samples_per_second": 3000.0, "gflops": 10.0, "fraction_of_peak": 0.1}
+    return {"datetime": "2026-11-30T06:00:00", "benchmarks": [{"extra_info": {
+        "model": "hinton_sweep", "runs": runs, "device_kind": "cpu", "device": "CPU",
+        "path": "tf-stacked", "backend": "tensorflow", "backend_version": "2.21",
+        "batch_size": 128, "matmul_peak_gflops": 100.0, "ratio_to_fit": 1.5, "labnn": rate,
+        "fit": {**rate, "samples_per_second": 2000.0}}}]}  # fmt: skip
+
+
+def test_appendix_counts_the_sweeps_stack_from_the_benchmark_it_describes(tmp_path, data_dir):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
+    assert main(args) == 0
+    html = (tmp_path / "out" / "report.html").read_text()
+    sentence = re.search(r"“hinton_sweep” is one stack.*?</p>", html, flags=re.S).group()
+    text = " ".join(re.sub(r"<[^>]+>", "", sentence).split())
+    assert "3 Hinton MLPs" in text and "count 3 runs" in text
+    assert "five" not in text
+
+
+def _words(html) -> str:
+    """The visible text of some HTML, whitespace collapsed."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_counts_agree_with_their_nouns():
+    assert _words(plural(Num(1, "a"), "seed")) == "1 seed"
+    assert _words(plural(Num(3, "a"), "seed")) == "3 seeds"
+    assert _words(plural(Num(2, "a"), "class", "classes")) == "2 classes"
+    assert _words(times(Num(1, "a"))) == "once" and _words(times(Num(4, "a"))) == "4 times"
+
+
+@pytest.mark.parametrize("digit, said", [(8, "an 8"), (3, "a 3"), (1, "a 1"), (11, "an 11"),
+                                         (18, "an 18"), (80, "an 80"), (100, "a 100")])  # fmt: skip
+def test_digits_take_the_article_they_are_read_with(digit, said):
+    assert _words(article(Num(digit, "a"))) == said
+
+
+def test_a_mean_of_one_value_is_shown_without_a_standard_deviation():
+    one = {"mean": Num(0.98, "m"), "std": Num(0.0, "s"), "n": 1}
+    three = {"mean": Num(0.98, "m"), "std": Num(0.001, "s"), "n": 3}
+    assert _words(spread(one, "num", 4, unit="seed")) == "0.9800 (a single seed: no spread)"
+    assert _words(spread(one, "num", 4)) == "0.9800"
+    assert _words(spread(three, "num", 4)) == "0.9800 ± 0.0010"
+
+
+# One of everything the prose counts: one factor, replicate, CNN seed, noise level and noise
+# seed, one generated digit per class, one epoch everywhere, on a slice of the data.
+ONE_OF_EACH = """[profile]
+n_train = 1200
+n_test = 200
+validation_size = 200
+mlp_epochs = 1
+sweep_epochs = 1
+sweep_factors = [1e-4]
+sweep_replicates = 1
+variant_replicates = 1
+variant_longer_epochs = 2
+cnn_epochs = 1
+cnn_seeds = 1
+ae_epochs = 1
+noise_aware_epochs = 1
+noise_levels = [0.0]
+noise_seeds = 1
+generated_per_class = 1
+"""
+COUNTED = ("seeds|runs|replicates|epochs|factors|levels|codes|images|digits|errors|times|"
+           "models|layers|units|MLPs")  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("factors", ["[1e-4]", "[1e-6, 1e-3]"], ids=["one-factor", "two-factors"])
+def test_a_profile_of_one_of_each_count_builds_with_singular_words_and_no_nan(
+    tmp_path, data_dir, factors
+):
+    # Two factors of one replicate each: comparisons between factors with a single seed.
+    config = tmp_path / "report.toml"
+    config.write_text(ONE_OF_EACH.replace("[1e-4]", factors))
+    args = ["build", "--profile", "quick", "--config", str(config), "--data-dir", str(data_dir),
+            "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--no-pdf",
+            "--scheduler", "none", "-q"]  # fmt: skip
+    assert main(args) == 0
+    sections = _sections((tmp_path / "out" / "report.html").read_text())
+    text = _words(" ".join(sections.values()))
+    assert not re.search(r"\bnan\b", text, flags=re.I)
+    assert not re.search(rf"(?<![\d.,])1 (?:[\w-]+ )?(?:{COUNTED})\b", text), re.findall(
+        rf".{{40}}(?<![\d.,])1 (?:[\w-]+ )?(?:{COUNTED})\b.{{20}}", text
+    )
+    # a standard deviation or a prediction interval of one value is said to be missing,
+    # never printed as 0 or as the whole range [0, 1]
+    assert "± 0.00" not in text and "1.0000]" not in text
+    assert "with 1 replicate (one seed" in text and "1 noise seed per level" in text
+    if factors != "[1e-4]":
+        assert "same single seed, so no interval" in text and "rests on a single seed" in text
+    assert "a single seed" in text and "1 code per class" in text
+
+
 def test_config_with_unknown_key_exits_2_naming_the_key(tmp_path, data_dir, capsys):
     config = tmp_path / "report.toml"
     config.write_text('title = "x"\nauthor = "me"\n')
@@ -396,8 +497,30 @@ def test_status_explains_without_training(tmp_path, data_dir, capsys):
                  str(tmp_path / "empty")]) == 0  # fmt: skip
     out = capsys.readouterr().out
     assert "q2a   stored" in out
-    assert "q2d   6 run(s) would run: missing (never run)" in out
+    assert "q2d   6 runs would run: missing (never run)" in out
     assert not (tmp_path / "empty" / "entries").exists()
+
+
+def test_status_reads_the_profile_table_of_report_toml_as_build_does(
+    tmp_path, data_dir, capsys, monkeypatch
+):
+    # A report.toml in the current folder: build reads its [profile], so status must too,
+    # or it counts runs that a build would never look up.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.toml").write_text("[profile]\nsweep_replicates = 1\n")
+    assert main(["status", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+                 str(tmp_path / "empty")]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert out.startswith("profile quick+overrides;")
+    assert "q2d   3 runs would run: missing (never run)" in out
+
+
+def test_status_takes_the_config_option_of_build(tmp_path, data_dir, capsys):
+    config = tmp_path / "elsewhere.toml"
+    config.write_text("[profile]\nsweep_factors = [1e-4]\n")
+    assert main(["status", "--profile", "quick", "--config", str(config), "--data-dir",
+                 str(data_dir), "--store", str(tmp_path / "empty")]) == 0  # fmt: skip
+    assert "q2d   2 runs would run: missing (never run)" in capsys.readouterr().out
 
 
 def test_init_writes_a_config_that_loads(tmp_path, capsys):

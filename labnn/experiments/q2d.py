@@ -8,6 +8,8 @@ set, once, for the one honest number to compare with Hinton's 0.9847.
 
 from functools import partial
 
+import numpy as np
+
 from labnn import answers
 from labnn.data import Mnist
 from labnn.datasets import Dataset, dataset
@@ -44,6 +46,16 @@ def run(
         "single_run": answers.against_single_run(test, answers.HINTON_ACCURACY),
         # What the conclusion would be had the runner-up been chosen (after the choice).
         "runner_up_test": _runner_up_test(entries, effects["runner_up"], prepared),
+        # Whether the chosen factor's test and validation accuracies differ by more than
+        # the two image sets' sampling noise.
+        "test_versus_validation": answers.accuracies_differ(
+            float(np.mean(test)),
+            len(prepared.prepared.x_test),
+            summary["best_mean"],
+            len(prepared.split.x_val),
+        ),
+        # Whether each factor's mean validation curve still rises at the last epoch.
+        "trends": answers.curve_trends(runs),
         "hinton_params": hinton_params(),
         "protocol": {
             "hidden": [layer.units for layer in build_hinton_mlp().layers[1:-1]],

@@ -33,7 +33,7 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
     """What `name` changes: builder parameters, epochs and a description for the report."""
     epochs = profile.sweep_epochs
     if name == BASELINE:
-        params, text = {}, f"2d's protocol at its chosen factor, {epochs} epochs"
+        params, text = {}, f"2d's protocol at its chosen factor, {_epochs(epochs)}"
     elif name == "momentum":
         params = {"momentum": profile.variant_momentum,
                   "learning_rate": profile.variant_momentum_learning_rate}  # fmt: skip
@@ -44,10 +44,11 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
         text = "learning rate decayed to 0 along a cosine over the run"
     elif name == "longer":
         params, epochs = {}, profile.variant_longer_epochs
-        text = f"{epochs} epochs instead of {profile.sweep_epochs}"
+        text = f"{_epochs(epochs)} instead of {profile.sweep_epochs}"
         if _continues_2d(profile):
             more = epochs - profile.sweep_epochs
-            text += f": 2d's runs, trained on for {more} more epochs; the time is of those {more}"
+            text += (f": 2d's runs, trained on for {more} more {_epochs(more, count=False)}; "
+                     f"the time is of {'that one' if more == 1 else f'those {more}'}")  # fmt: skip
     elif name == "dropout":
         params = {"dropout": profile.variant_dropout}
         text = (f"dropout {profile.variant_dropout:g} on both hidden layers (a different "
@@ -55,6 +56,12 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
     else:
         raise ValueError(f"unknown variant {name!r}")
     return {"params": params, "epochs": epochs, "description": text}
+
+
+def _epochs(n: int, *, count: bool = True) -> str:
+    """'1 epoch', '40 epochs' (or the word alone): the descriptions reach the report."""
+    word = "epoch" if n == 1 else "epochs"
+    return f"{n} {word}" if count else word
 
 
 def select(

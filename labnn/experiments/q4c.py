@@ -45,6 +45,14 @@ def run(
             "ratio": denoised_error / clean_error if clean_error else None,
         },  # fmt: skip
         "collapse": collapse,
+        # Whether the denoised digits keep the CNN's accuracy to higher noise than the
+        # noisy ones do.
+        "holds": answers.holds_longer(
+            levels,
+            [n["mean"] for n in noisy],
+            [d["mean"] for d in denoised],
+            profile.readable_fraction,
+        ),
         # Whether the noise-aware reader reads the noisy digits at least as well as the
         # CNN reads them denoised, at every noisy level.
         "aware_at_least_denoised": all(

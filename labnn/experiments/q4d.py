@@ -117,7 +117,8 @@ def diversity(images: np.ndarray, labels: np.ndarray, clean) -> dict:
         generated.append(answers.mean_pairwise_distance(own))
         real.append(answers.mean_pairwise_distance(test[test_labels == k][: len(own)]))
     return {"generated": float(np.mean(generated)), "real": float(np.mean(real)),
-            "ratio": float(np.mean(generated) / np.mean(real)),
+            # no variety to compare with where a class has one digit
+            "ratio": float(np.mean(generated) / np.mean(real)) if np.mean(real) > 0 else None,
             "per_class_generated": generated, "per_class_real": real}  # fmt: skip
 
 
