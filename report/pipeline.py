@@ -88,6 +88,7 @@ def explain(
         except MissingRun as missing:
             reasons = [offline.explain(spec) for spec in missing.specs]
             counts = {reason: reasons.count(reason) for reason in dict.fromkeys(reasons)}
-            report[name] = [f"{n} {agree(n, 'run')} would run: {reason}"
-                            for reason, n in counts.items()]
+            report[name] = [
+                f"{n} {agree(n, 'run')} would run: {reason}" for reason, n in counts.items()
+            ]
     return report
