@@ -385,6 +385,34 @@ def test_appendix_counts_the_sweeps_stack_from_the_benchmark_it_describes(tmp_pa
     assert "five" not in text
 
 
+def test_without_a_saved_benchmark_the_appendix_promises_none_and_gives_no_instruction(
+    tmp_path, data_dir
+):
+    (tmp_path / "empty").mkdir()
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "empty")]  # fmt: skip
+    assert main(args) == 0
+    text = _words((tmp_path / "out" / "report.html").read_text())
+    assert "benchmark are in provenance.json" not in text
+    assert "the data's fingerprint are in provenance.json" in text
+    assert "tox" not in text and "Run " not in text
+    assert "No training-throughput benchmark was measured" in text
+    assert json.loads((tmp_path / "out" / "provenance.json").read_text())["benchmarks"] is None
+
+
+def test_with_a_saved_benchmark_the_appendix_points_to_it_in_provenance_json(tmp_path, data_dir):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
+    assert main(args) == 0
+    text = _words((tmp_path / "out" / "report.html").read_text())
+    assert "the latest training-speed benchmark are in provenance.json" in text
+    assert json.loads((tmp_path / "out" / "provenance.json").read_text())["benchmarks"]
+
+
 def _words(html) -> str:
     """The visible text of some HTML, whitespace collapsed."""
     return " ".join(re.sub(r"<[^>]+>", " ", html).split())
