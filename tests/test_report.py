@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
 from labnn.figures import sci_text
+from labnn.profiles import QUICK
 from report.cli import main
 from report.render import write_pdf
 from report.values import Num, article, plural, sci, spread, times
@@ -238,6 +239,20 @@ def test_each_section_states_only_its_own_results(first_build):
         sources = set(re.findall(r'data-src="([^"]+)"', html)) - allowed
         foreign = {s for s in sources if s.split("/")[0] not in (section, "answers")}
         assert not foreign, f"{section} repeats results of other sections: {sorted(foreign)}"
+
+
+def test_2d_holds_hinton_against_one_test_spread_and_2e_revisits_each_hypothesis(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    chance = next(s for s in _sentences(sections["q2d"]) if "<em>Chance.</em>" in s)
+    # the spread of the Chance bullet is the prediction interval's, a test-set one
+    assert 'data-src="q2d/single_run/std"' in chance
+    assert "mean_replicate_std" not in chance
+    assert "does not stop the network short" not in _words(sections["q2d"])
+    q2e_html = sections["q2e"]
+    assert "<th>training</th>" not in q2e_html and "gives no training times" in _words(q2e_html)
+    revisited = [s for s in _sentences(q2e_html) if 'data-src="q2e/revisited/variants' in s]
+    assert len(revisited) == len(QUICK.variants)
 
 
 def test_no_sentence_pastes_a_table_cell(first_build):
