@@ -60,15 +60,17 @@ def t_quantile(df: int) -> float:
     return _T_975[max(k for k in _T_975 if k <= df)]
 
 
-def confidence_interval(values) -> dict:
-    """A 95 % Student-t confidence interval for the mean of a few replicates."""
+def confidence_interval(values, *, spread: dict | None = None) -> dict:
+    """A 95 % Student-t confidence interval for the mean of a few replicates; `spread`
+    (from `pooled_std`) replaces their own standard deviation and degrees of freedom."""
     stats = mean_std(values)
     n = stats["n"]
-    if n < 2:
+    std, df = (stats["std"], n - 1) if spread is None else (spread["std"], spread["df"])
+    if n < 1 or df < 1:
         return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan,
                 "level": 0.95}  # fmt: skip
-    t = t_quantile(n - 1)
-    half = t * stats["std"] / math.sqrt(n)
+    t = t_quantile(df)
+    half = t * std / math.sqrt(n)
     return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
             "half_width": half, "t": t, "level": 0.95}  # fmt: skip
 

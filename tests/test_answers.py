@@ -380,3 +380,11 @@ def test_each_hypothesis_is_revisited_against_the_baseline_seed_by_seed():
         answers.hypotheses_revisited(rows, "assignment", 0.98)["variants"][0]["share_of_gap"]
         is None
     )
+
+
+def test_a_pooled_spread_sets_the_confidence_interval_of_the_mean_too():
+    interval = answers.confidence_interval(
+        [0.9815, 0.9819, 0.9823], spread={"std": 0.0013, "df": 10}
+    )
+    assert interval["half_width"] == pytest.approx(2.228 * 0.0013 / np.sqrt(3))
+    assert interval["mean"] == pytest.approx(0.9819)

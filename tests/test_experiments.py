@@ -73,8 +73,11 @@ def test_q2d_holds_hintons_single_run_against_a_single_run_of_ours(mnist, store)
 def test_q2d_holds_hinton_against_the_seeds_spread_pooled_over_every_factor(mnist, store):
     result = q2d.run(QUICK, mnist, store)
     spread, one = result["test_spread"], result["single_run"]
-    assert spread["runs"] == len(result["runs"])  # every factor's models, read after the choice
-    assert spread["df"] == len(QUICK.sweep_factors) * (QUICK.sweep_replicates - 1)
+    # the models of every factor that cannot be told from the chosen one, after the choice
+    alike = len(QUICK.sweep_factors) - len(result["effects"]["worse"])
+    assert spread["left_out"] == result["effects"]["worse"]
+    assert spread["runs"] == alike * QUICK.sweep_replicates
+    assert spread["df"] == alike * (QUICK.sweep_replicates - 1)
     assert one["pooled"] and one["std"] == spread["std"] and one["df"] == spread["df"]
     assert result["runner_up_test"]["std"] == spread["std"]
     # stacked runs hold shares of their stack's time: the cost is the stacks' time
