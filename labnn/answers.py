@@ -60,15 +60,17 @@ def t_quantile(df: int) -> float:
     return _T_975[max(k for k in _T_975 if k <= df)]
 
 
-def confidence_interval(values) -> dict:
-    """A 95 % Student-t confidence interval for the mean of a few replicates."""
+def confidence_interval(values, *, spread: dict | None = None) -> dict:
+    """A 95 % Student-t confidence interval for the mean of a few replicates; `spread`
+    (from `pooled_std`) replaces their own standard deviation and degrees of freedom."""
     stats = mean_std(values)
     n = stats["n"]
-    if n < 2:
+    std, df = (stats["std"], n - 1) if spread is None else (spread["std"], spread["df"])
+    if n < 1 or df < 1:
         return {**stats, "low": stats["mean"], "high": stats["mean"], "half_width": math.nan,
                 "level": 0.95}  # fmt: skip
-    t = t_quantile(n - 1)
-    half = t * stats["std"] / math.sqrt(n)
+    t = t_quantile(df)
+    half = t * std / math.sqrt(n)
     return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
             "half_width": half, "t": t, "level": 0.95}  # fmt: skip
 
@@ -145,15 +147,17 @@ def trend_at_end(curve) -> dict:
     Returns:
         epochs (the window), slope (per epoch), noise (residual standard deviation),
         rise (slope times the epochs the window spans), low/high (the slope's interval),
-        and verdict: "rising" or "falling" when the interval excludes zero, "flat" when
-        it includes it, None when the curve has fewer than 3 epochs to judge.
+        verdict: "rising" or "falling" when the interval excludes zero, "flat" when
+        it includes it, None when the curve has fewer than 3 epochs to judge; and
+        detectable_rise, the smallest rise over the window the test would tell from noise.
     """
     values = np.asarray(curve, dtype=np.float64)
     low_w, high_w = TREND_WINDOW
     window = min(max(len(values) // 4, low_w), high_w, len(values))
     if len(values) < FEWEST_EPOCHS:
         return {"epochs": len(values), "slope": None, "noise": None, "rise": None,
-                "low": None, "high": None, "verdict": None}  # fmt: skip
+                "low": None, "high": None, "verdict": None,
+                "detectable_rise": None}  # fmt: skip
     y = values[-window:]
     x = np.arange(window, dtype=np.float64) - (window - 1) / 2  # centred: slope = Sxy / Sxx
     slope = float(x @ (y - y.mean()) / (x @ x))
@@ -162,8 +166,12 @@ def trend_at_end(curve) -> dict:
     half = t_quantile(window - 2) * noise / math.sqrt(x @ x)
     low, high = slope - half, slope + half
     verdict = "rising" if low > 0 else "falling" if high < 0 else "flat"
+    # The test's power: the smallest rise over the window whose interval would exclude
+    # zero at this noise. A "flat" verdict says no rise larger than this was seen, not
+    # that there is none.
     return {"epochs": window, "slope": slope, "noise": noise, "rise": slope * (window - 1),
-            "low": low, "high": high, "verdict": verdict}  # fmt: skip
+            "low": low, "high": high, "verdict": verdict,
+            "detectable_rise": half * (window - 1)}  # fmt: skip
 
 
 def curve_trends(runs: list[dict], metric: str = "val_accuracy") -> dict:
@@ -266,7 +274,20 @@ NOT_DISTINGUISHABLE = "not distinguishable"
 COIN_FLIP = "coin flip"
 
 
-def prediction_interval(values) -> dict:
+def pooled_std(groups) -> dict:
+    """The standard deviation pooled over groups of replicates that share one spread (the
+    runs of several settings trained with the same seeds): sqrt(sum((n_i - 1) s_i^2) /
+    sum(n_i - 1)), with sum(n_i - 1) degrees of freedom. A group of one value adds
+    nothing; with no degree of freedom the spread is unknown (nan)."""
+    groups = [np.asarray(g, dtype=np.float64) for g in groups]
+    df = sum(len(g) - 1 for g in groups if len(g) > 1)
+    squares = sum(float(((g - g.mean()) ** 2).sum()) for g in groups if len(g) > 1)
+    return {"std": math.sqrt(squares / df) if df else math.nan, "df": df,
+            "groups": sum(len(g) > 1 for g in groups),
+            "runs": sum(len(g) for g in groups)}  # fmt: skip
+
+
+def prediction_interval(values, *, spread: dict | None = None) -> dict:
     """A 95 % prediction interval for ONE new run of the protocol that gave `values`:
     mean ± t·s·sqrt(1 + 1/n), t with n - 1 degrees of freedom.
 
@@ -274,26 +295,32 @@ def prediction_interval(values) -> dict:
     Hinton's) is compared with: his number is one draw, and a single run of ours
     scatters by the replicate spread, not by the spread of a mean. With fewer than two
     values nothing is known of the spread, and the interval is unbounded.
+
+    `spread` (from `pooled_std`) replaces the values' own standard deviation and degrees
+    of freedom: a few replicates' own spread can be far from the seeds' true spread.
     """
     stats = mean_std(values)
     n = stats["n"]
-    if n < 2:
+    std, df = (stats["std"], n - 1) if spread is None else (spread["std"], spread["df"])
+    if n < 1 or df < 1:
         half, t = math.inf, math.inf
     else:
-        t = t_quantile(n - 1)
-        half = t * stats["std"] * math.sqrt(1 + 1 / n)
-    return {**stats, "low": stats["mean"] - half, "high": stats["mean"] + half,
+        t = t_quantile(df)
+        half = t * std * math.sqrt(1 + 1 / n)
+    return {**stats, "std": std, "df": df, "pooled": spread is not None,
+            "low": stats["mean"] - half, "high": stats["mean"] + half,
             "half_width": half, "t": t, "level": 0.95}  # fmt: skip
 
 
-def against_single_run(values, target: float) -> dict:
+def against_single_run(values, target: float, *, spread: dict | None = None) -> dict:
     """Where one published run `target` lies against a single run of our protocol
-    (accuracies: the interval is cut to [0, 1]).
+    (accuracies: the interval is cut to [0, 1]); `spread` as in `prediction_interval`.
 
     verdict: "short" when the whole prediction interval lies below `target`,
     "exceeds" when it lies above, else "not distinguishable" (at this replicate count).
+    gap_in_stds: the gap from our mean to `target` in the interval's standard deviations.
     """
-    interval = prediction_interval(values)
+    interval = prediction_interval(values, spread=spread)
     # Accuracies cannot leave [0, 1]; a wide interval of few runs can.
     interval["low"], interval["high"] = max(interval["low"], 0.0), min(interval["high"], 1.0)
     if interval["high"] < target:
@@ -302,7 +329,10 @@ def against_single_run(values, target: float) -> dict:
         verdict = "exceeds"
     else:
         verdict = NOT_DISTINGUISHABLE
-    return {**interval, "target": target, "gap": target - interval["mean"], "verdict": verdict}
+    gap, std = target - interval["mean"], interval["std"]
+    in_stds = gap / std if std > 0 and math.isfinite(std) else None
+    return {**interval, "target": target, "gap": gap, "gap_in_stds": in_stds,
+            "verdict": verdict}  # fmt: skip
 
 
 def paired_difference(first: dict, second: dict) -> dict:
@@ -544,3 +574,47 @@ def mean_pairwise_distance(points: np.ndarray) -> float:
     squared = sq[:, None] - 2 * a @ a.T + sq[None, :]
     distances = np.sqrt(np.maximum(squared, 0))
     return float(distances.sum() / (len(a) * (len(a) - 1)))
+
+
+def training_cost(runs: list[dict]) -> dict:
+    """Q2d/Q2e: what training a set of runs cost, from each run's `wall_time_s` and
+    `stack` ({"size", "wall_time_s"} when it trained stacked with others, else None).
+
+    A stacked run's wall time is its share of its stack's (training.stack_results), so
+    the shares add up to the stacks' own wall times: the sum is the real cost, and a
+    stack of k runs counts as 1/k of a training job per run.
+    """
+    jobs = sum(1 / run["stack"]["size"] if run["stack"] else 1 for run in runs)
+    return {"wall_time_s": sum(run["wall_time_s"] for run in runs), "runs": len(runs),
+            "jobs": round(jobs), "stacked": any(run["stack"] for run in runs)}  # fmt: skip
+
+
+def overlapping_runs(intervals: list[tuple[float, float]]) -> int:
+    """How many of the (start, end) training intervals overlap another in time: runs
+    that shared the machine's cores, whose wall times include the contention."""
+    overlapping = 0
+    for i, (start, end) in enumerate(intervals):
+        if any(s < end and start < e for j, (s, e) in enumerate(intervals) if j != i):
+            overlapping += 1
+    return overlapping
+
+
+def hypotheses_revisited(rows: list[dict], baseline: str, target: float) -> dict:
+    """Q2e: each variant against the baseline protocol, seed by seed, on validation and
+    on the test set (read after the choice), and the test gain's share of the baseline's
+    mean test gap to `target` (Hinton's accuracy; None when the baseline is not short)."""
+    base = next(row for row in rows if row["name"] == baseline)
+    gap = target - float(np.mean(base["test_values"]))
+    revisited = []
+    for row in rows:
+        if row["name"] == baseline:
+            continue
+        test = paired_difference(by_seed(row, "test_values"), by_seed(base, "test_values"))
+        revisited.append({
+            "name": row["name"],
+            "validation": paired_difference(by_seed(row, "validation_values"),
+                                            by_seed(base, "validation_values")),
+            "test": test,
+            "share_of_gap": test["mean"] / gap if gap > 0 else None,
+        })  # fmt: skip
+    return {"gap": gap, "variants": revisited}

@@ -308,3 +308,83 @@ def test_denoised_digits_hold_longer_when_their_accuracy_falls_at_a_higher_level
         "longer"
     ]
     assert answers.holds_longer([0.0], [0.99], [0.96], 0.9)["longer"] is None
+
+
+def test_pooled_spread_weighs_each_group_by_its_degrees_of_freedom():
+    # Sums of squares 0.000008 and 0.000032 (n 3 each; the single run adds nothing):
+    # pooled variance 0.00004 / 4 degrees of freedom.
+    pooled = answers.pooled_std([[0.980, 0.982, 0.984], [0.970, 0.974, 0.978], [0.99]])
+    assert pooled["std"] == pytest.approx(np.sqrt(0.00004 / 4))
+    assert (pooled["df"], pooled["groups"], pooled["runs"]) == (4, 2, 7)
+    assert np.isnan(answers.pooled_std([[0.98], [0.97]])["std"])
+
+
+def test_a_pooled_spread_replaces_a_few_runs_own_spread_in_the_prediction_interval():
+    # Three runs that happen to agree closely: their own spread calls Hinton's value out
+    # of reach; the seeds' spread pooled over the sweep (10 df) does not.
+    values = [0.9815, 0.9819, 0.9823]
+    own = answers.against_single_run(values, answers.HINTON_ACCURACY)
+    spread = {"std": 0.0013, "df": 10}
+    pooled = answers.against_single_run(values, answers.HINTON_ACCURACY, spread=spread)
+    assert own["verdict"] == "short" and pooled["verdict"] == "not distinguishable"
+    assert pooled["half_width"] == pytest.approx(2.228 * 0.0013 * np.sqrt(1 + 1 / 3))
+    assert pooled["std"] == 0.0013 and pooled["pooled"] and not own["pooled"]
+    assert pooled["gap_in_stds"] == pytest.approx((answers.HINTON_ACCURACY - 0.9819) / 0.0013)
+
+
+def test_a_flat_verdict_comes_with_the_smallest_rise_the_test_would_have_seen():
+    noisy = 0.98 + 0.0005 * np.array([1, -1] * 20)
+    trend = answers.trend_at_end(noisy)
+    assert trend["verdict"] == "flat"
+    half = (trend["high"] - trend["low"]) / 2
+    assert trend["detectable_rise"] == pytest.approx(half * (trend["epochs"] - 1))
+    assert trend["detectable_rise"] > abs(trend["rise"])
+    # the same curve with a tenth of the noise detects a rise a tenth as large
+    quiet = answers.trend_at_end(0.98 + 0.00005 * np.array([1, -1] * 20))
+    assert quiet["detectable_rise"] == pytest.approx(trend["detectable_rise"] / 10)
+
+
+def test_training_cost_of_stacked_runs_is_their_stacks_wall_time():
+    # Two stacks of 3 runs (90 s and 60 s), each run holding its share, and one run alone.
+    runs = [{"wall_time_s": 30.0, "stack": {"size": 3, "wall_time_s": 90.0}}] * 3
+    runs += [{"wall_time_s": 20.0, "stack": {"size": 3, "wall_time_s": 60.0}}] * 3
+    runs += [{"wall_time_s": 45.0, "stack": None}]
+    cost = answers.training_cost(runs)
+    assert cost["wall_time_s"] == pytest.approx(90 + 60 + 45)
+    assert (cost["runs"], cost["jobs"], cost["stacked"]) == (7, 3, True)
+    assert not answers.training_cost([{"wall_time_s": 1.0, "stack": None}])["stacked"]
+
+
+def test_runs_that_trained_at_the_same_time_are_counted_as_overlapping():
+    assert answers.overlapping_runs([(0, 10), (5, 15), (20, 30)]) == 2
+    assert answers.overlapping_runs([(0, 10), (10, 20)]) == 0  # one after the other
+    assert answers.overlapping_runs([]) == 0
+
+
+def test_each_hypothesis_is_revisited_against_the_baseline_seed_by_seed():
+    def row(name, validation, test):
+        return {"name": name, "seeds": [0, 1, 2], "validation_values": validation,
+                "test_values": test}  # fmt: skip
+
+    rows = [row("assignment", [0.985, 0.986, 0.984], [0.981, 0.982, 0.983]),
+            row("longer", [0.986, 0.987, 0.985], [0.982, 0.983, 0.984]),
+            row("cosine", [0.985, 0.986, 0.985], [0.980, 0.983, 0.981])]  # fmt: skip
+    revisited = answers.hypotheses_revisited(rows, "assignment", 0.9847)
+    assert revisited["gap"] == pytest.approx(0.9847 - 0.982)
+    longer, cosine = revisited["variants"]
+    assert longer["name"] == "longer" and longer["test"]["verdict"] == "higher"
+    assert longer["test"]["mean"] == pytest.approx(0.001)
+    assert longer["share_of_gap"] == pytest.approx(0.001 / 0.0027)
+    assert cosine["test"]["verdict"] == "not distinguishable"
+    assert (
+        answers.hypotheses_revisited(rows, "assignment", 0.98)["variants"][0]["share_of_gap"]
+        is None
+    )
+
+
+def test_a_pooled_spread_sets_the_confidence_interval_of_the_mean_too():
+    interval = answers.confidence_interval(
+        [0.9815, 0.9819, 0.9823], spread={"std": 0.0013, "df": 10}
+    )
+    assert interval["half_width"] == pytest.approx(2.228 * 0.0013 / np.sqrt(3))
+    assert interval["mean"] == pytest.approx(0.9819)

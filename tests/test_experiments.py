@@ -61,10 +61,29 @@ def test_q2d_counts_hintons_parameters_by_keras_and_formula(mnist, store):
 def test_q2d_holds_hintons_single_run_against_a_single_run_of_ours(mnist, store):
     result = q2d.run(QUICK, mnist, store)
     one, mean = result["single_run"], result["test"]
-    assert one["half_width"] > mean["half_width"]  # a single run scatters more than a mean
+    # a single run scatters more than a mean: sqrt(1 + 1/n) against sqrt(1/n), same spread
+    n = mean["n"]
+    assert one["half_width"] == pytest.approx(one["t"] * one["std"] * np.sqrt(1 + 1 / n))
+    assert one["half_width"] > one["t"] * one["std"] / np.sqrt(n)
     assert one["verdict"] in ("short", "exceeds", "not distinguishable")
     assert result["effects"]["runner_up"] in QUICK.sweep_factors
     assert result["runner_up_test"]["l2"] == result["effects"]["runner_up"]
+
+
+def test_q2d_holds_hinton_against_the_seeds_spread_pooled_over_every_factor(mnist, store):
+    result = q2d.run(QUICK, mnist, store)
+    spread, one = result["test_spread"], result["single_run"]
+    # the models of every factor that cannot be told from the chosen one, after the choice
+    alike = len(QUICK.sweep_factors) - len(result["effects"]["worse"])
+    assert spread["left_out"] == result["effects"]["worse"]
+    assert spread["runs"] == alike * QUICK.sweep_replicates
+    assert spread["df"] == alike * (QUICK.sweep_replicates - 1)
+    assert one["pooled"] and one["std"] == spread["std"] and one["df"] == spread["df"]
+    assert result["runner_up_test"]["std"] == spread["std"]
+    # stacked runs hold shares of their stack's time: the cost is the stacks' time
+    cost = result["cost"]
+    assert cost["wall_time_s"] == pytest.approx(sum(r["wall_time_s"] for r in result["runs"]))
+    assert 1 <= cost["jobs"] <= cost["runs"] == len(result["runs"])
 
 
 def test_q3_reports_accuracy_consistent_with_its_confusion_matrix(mnist, store):

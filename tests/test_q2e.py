@@ -113,3 +113,16 @@ def test_q2e_retrains_the_choice_on_all_training_images(mnist, quick_store):
     total = final["mean"] - result["baseline_test"]["mean"]
     parts = result["gain_protocol"]["mean"] + result["gain_data"]["mean"]
     assert parts == pytest.approx(total)
+
+
+def test_q2e_revisits_each_variant_against_the_assignments_protocol(mnist, quick_store):
+    result = q2e.run(QUICK, mnist, quick_store)
+    revisited = result["revisited"]["variants"]
+    assert [h["name"] for h in revisited] == list(QUICK.variants)
+    rows = {row["name"]: row for row in result["rows"]}
+    for h in revisited:
+        own, base = rows[h["name"]]["test"]["mean"], rows[q2e.BASELINE]["test"]["mean"]
+        assert h["test"]["mean"] == pytest.approx(own - base)  # same seeds on both sides
+    timing = result["timing"]
+    assert timing["runs"] == QUICK.variant_replicates * (len(QUICK.variants) + 1)
+    assert timing["n_paths"] == len(timing["paths"]) >= 1

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from labnn.answers import BINARY_CROSS_ENTROPY_LATEX, CROSS_ENTROPY_LATEX
 from labnn.figures import sci_text
+from labnn.profiles import QUICK
 from report.cli import main
 from report.render import write_pdf
 from report.values import Num, article, plural, sci, spread, times
@@ -240,6 +241,20 @@ def test_each_section_states_only_its_own_results(first_build):
         assert not foreign, f"{section} repeats results of other sections: {sorted(foreign)}"
 
 
+def test_2d_holds_hinton_against_one_test_spread_and_2e_revisits_each_hypothesis(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    chance = next(s for s in _sentences(sections["q2d"]) if "<em>Chance.</em>" in s)
+    # the spread of the Chance bullet is the prediction interval's, a test-set one
+    assert 'data-src="q2d/single_run/std"' in chance
+    assert "mean_replicate_std" not in chance
+    assert "does not stop the network short" not in _words(sections["q2d"])
+    q2e_html = sections["q2e"]
+    assert "<th>training</th>" not in q2e_html and "gives no training times" in _words(q2e_html)
+    revisited = [s for s in _sentences(q2e_html) if 'data-src="q2e/revisited/variants' in s]
+    assert len(revisited) == len(QUICK.variants)
+
+
 def test_no_sentence_pastes_a_table_cell(first_build):
     _, out = first_build
     for sentence in _sentences((out / "report.html").read_text()):
@@ -383,6 +398,34 @@ def test_appendix_counts_the_sweeps_stack_from_the_benchmark_it_describes(tmp_pa
     text = " ".join(re.sub(r"<[^>]+>", "", sentence).split())
     assert "3 Hinton MLPs" in text and "count 3 runs" in text
     assert "five" not in text
+
+
+def test_without_a_saved_benchmark_the_appendix_promises_none_and_gives_no_instruction(
+    tmp_path, data_dir
+):
+    (tmp_path / "empty").mkdir()
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "empty")]  # fmt: skip
+    assert main(args) == 0
+    text = _words((tmp_path / "out" / "report.html").read_text())
+    assert "benchmark are in provenance.json" not in text
+    assert "the data's fingerprint are in provenance.json" in text
+    assert "tox" not in text and "Run " not in text
+    assert "No training-throughput benchmark was measured" in text
+    assert json.loads((tmp_path / "out" / "provenance.json").read_text())["benchmarks"] is None
+
+
+def test_with_a_saved_benchmark_the_appendix_points_to_it_in_provenance_json(tmp_path, data_dir):
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
+    assert main(args) == 0
+    text = _words((tmp_path / "out" / "report.html").read_text())
+    assert "the latest training-speed benchmark are in provenance.json" in text
+    assert json.loads((tmp_path / "out" / "provenance.json").read_text())["benchmarks"]
 
 
 def _words(html) -> str:

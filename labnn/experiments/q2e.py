@@ -47,8 +47,7 @@ def variant_settings(profile: Profile, name: str, *, steps_per_epoch: int) -> di
         text = f"{_epochs(epochs)} instead of {profile.sweep_epochs}"
         if _continues_2d(profile):
             more = epochs - profile.sweep_epochs
-            text += (f": 2d's runs, trained on for {more} more {_epochs(more, count=False)}; "
-                     f"the time is of {'that one' if more == 1 else f'those {more}'}")  # fmt: skip
+            text += f": 2d's runs, trained on for {more} more {_epochs(more, count=False)}"
     elif name == "dropout":
         params = {"dropout": profile.variant_dropout}
         text = (f"dropout {profile.variant_dropout:g} on both hidden layers (a different "
@@ -124,6 +123,13 @@ def run(
         },
         "wall_time_s": sum(r["wall_time_s"] for r in rows if r["name"] != BASELINE)
         + sum(e.results["wall_time_s"] for e in retrained),
+        # Why the protocols' times are no cost comparison (the report says so).
+        "timing": timing(
+            [e for name, entries in variants.items() if name != BASELINE for e in entries]
+            + list(retrained)
+        ),  # fmt: skip
+        # 2d's hypotheses, each variant against the assignment's protocol (after the choice).
+        "revisited": answers.hypotheses_revisited(rows, BASELINE, answers.HINTON_ACCURACY),
         "provenance": [provenance(e) for entries in variants.values() for e in entries]
         + [provenance(e) for e in retrained],
     }
@@ -155,6 +161,21 @@ def weigh_choice(rows: list[dict], chosen: dict, final: dict) -> dict:
                                                    answers.by_seed(baseline, "test_values")),
         "gain_data": answers.paired_difference(final, answers.by_seed(chosen, "test_values")),
     }  # fmt: skip
+
+
+def timing(entries: list[Entry]) -> dict:
+    """What the runs' wall times measure: the training paths they took (a stacked run's
+    time is its share of its stack's) and how many ran at the same time as another
+    (from the start a worker records), so sharing the cores."""
+    spans = []
+    for entry in entries:
+        started = entry.meta.get("started")
+        if started is not None:
+            stack = entry.results.get("stack")
+            spans.append((started, started + (stack or entry.results)["wall_time_s"]))
+    paths = sorted({e.spec["trainer"]["path"] for e in entries})
+    return {"paths": paths, "n_paths": len(paths), "runs": len(entries),
+            "overlapping": answers.overlapping_runs(spans)}  # fmt: skip
 
 
 def choose(rows: list[dict]) -> dict:
