@@ -315,7 +315,9 @@ def test_4b_and_4c_measure_every_reader_against_one_absolute_bar(first_build):
     sections = _sections((out / "report.html").read_text())
     bar = _shown(sections["q4b"], "q4b/hard/bar")
     assert _shown(sections["q4b"], "q4b/readable/bar") == bar
-    assert _shown(sections["q4c"], "q4c/holds/bar") == bar
+    assert _shown(sections["q4c"], "q4c/bar") == bar  # Figure 10's caption
+    if 'data-src="q4c/holds/bar"' in sections["q4c"]:  # absent where the CNN starts below it
+        assert _shown(sections["q4c"], "q4c/holds/bar") == bar
     assert "of its accuracy on clean digits" not in sections["q4b"]
     assert "of its clean accuracy" not in sections["q4c"]
 
