@@ -211,6 +211,13 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, classes: int = 1
     return matrix
 
 
+def layers_after(layers: list[dict], kind: str) -> list[dict]:
+    """Q3: the layers (`describe_layers` rows) after the last one of `kind`, the network's
+    head after its last pooling, say; all of them when there is none of that kind."""
+    last = max((i for i, layer in enumerate(layers) if layer["kind"] == kind), default=-1)
+    return layers[last + 1 :]
+
+
 def most_confused(matrix: np.ndarray, top: int = 3) -> list[dict]:
     """Q3: the off-diagonal cells with the most errors (true digit read as another)."""
     off = matrix.copy()
@@ -232,20 +239,6 @@ def first_crossing(levels, values, threshold: float) -> dict | None:
             fraction = (y0 - threshold) / (y0 - value)
             return {"level": float(level), "interpolated": float(x0 + fraction * (level - x0))}
     return None
-
-
-def readability_threshold(levels, accuracies, fraction: float) -> dict:
-    """Q4b: where digits become hard to identify, defined as the first noise level
-    at which the CNN's accuracy falls below `fraction` of its accuracy on clean
-    digits (levels[0] must be 0)."""
-    reference = accuracies[0]
-    threshold = fraction * reference
-    return {
-        "fraction": fraction,
-        "clean_accuracy": reference,
-        "accuracy_threshold": threshold,
-        "crossing": first_crossing(levels, accuracies, threshold),
-    }
 
 
 def denoising_limit(levels, noisy, denoised, margin: float) -> dict:
@@ -479,6 +472,12 @@ def grid_reading(levels, labels, calls: dict, readers: list[str]) -> dict:
 EYE_EARLIER, EYE_LATER, EYE_AGREES = "earlier", "later", "agrees"
 
 
+def level_digits(level: float) -> int:
+    """Q4b: the decimals a noise level needs, one or two: 0.5 as the measured levels are
+    written, 0.45 where a level lies between them."""
+    return 1 if abs(round(level, 1) - level) < 1e-9 else 2
+
+
 def eye_against_measure(eye: float, crossing: dict | None, levels) -> dict:
     """Q4b: the level from which on the student, looking at the grid, finds the digits
     hard to identify (`eye`), against the measured threshold (`crossing`, from
@@ -492,8 +491,10 @@ def eye_against_measure(eye: float, crossing: dict | None, levels) -> dict:
     measured range is earlier.
     """
     levels = [float(level) for level in levels]
+    digits = level_digits(eye)
     if crossing is None:
-        return {"eye": eye, "measured": None, "step": None, "difference": None,
+        return {"eye": eye, "digits": digits, "measured": None, "step": None,
+                "difference": None,
                 "verdict": EYE_EARLIER if eye <= levels[-1] else EYE_AGREES}  # fmt: skip
     index = levels.index(crossing["level"])
     # the step below the crossing; above it when it is at the first level; none of one
@@ -506,7 +507,8 @@ def eye_against_measure(eye: float, crossing: dict | None, levels) -> dict:
         verdict = EYE_AGREES
     else:
         verdict = EYE_EARLIER if difference < 0 else EYE_LATER
-    return {"eye": eye, "measured": measured, "step": step, "difference": abs(difference),
+    return {"eye": eye, "digits": digits, "measured": measured, "step": step,
+            "step_digits": level_digits(step), "difference": abs(difference),
             "verdict": verdict}  # fmt: skip
 
 
@@ -534,21 +536,40 @@ def collapse(levels, calls: np.ndarray, *, share: float = COLLAPSE_SHARE) -> dic
     }
 
 
-def holds_longer(levels, noisy, denoised, fraction: float) -> dict:
+def holds_longer(levels, noisy, denoised, bar: float) -> dict:
     """Q4c: whether the CNN on denoised digits holds its accuracy to higher noise than on
-    the noisy digits themselves: the first level where each falls below `fraction` of its
-    own accuracy on clean digits (`readability_threshold`), and whether the denoised
-    digits' level is higher (or never comes). None without a noisy level to compare."""
-    noisy_level = readability_threshold(levels, noisy, fraction)["crossing"]
-    denoised_level = readability_threshold(levels, denoised, fraction)["crossing"]
-    if len(levels) < 2:
+    the noisy digits themselves: the first level where each falls below `bar` (the same
+    absolute accuracy bar as 4b's thresholds), and whether the denoised digits' level is
+    higher (or never comes). None without a noisy level to compare, and when the CNN is
+    below the bar on clean digits already: then it has no accuracy to hold."""
+    noisy_level = first_crossing(levels, noisy, bar)
+    denoised_level = first_crossing(levels, denoised, bar)
+    if len(levels) < 2 or (noisy_level is not None and noisy_level["level"] == levels[0]):
         longer = None
     elif noisy_level is None:
         longer = False
     else:
         longer = denoised_level is None or denoised_level["level"] > noisy_level["level"]
-    return {"fraction": fraction, "noisy": noisy_level, "denoised": denoised_level,
+    return {"bar": bar, "noisy": noisy_level, "denoised": denoised_level,
             "longer": longer}  # fmt: skip
+
+
+def lead(levels, first, second) -> dict:
+    """Q4b: how far reader `first` is ahead of reader `second` (accuracy differences,
+    `first` minus `second`) at the noisy levels (above 0): where it is ahead, where
+    behind, whether it is ahead at every one of them, and the smallest and largest
+    difference there. None for the range when there is no noisy level."""
+    noisy = [(float(lv), a - b) for lv, a, b in zip(levels, first, second, strict=True) if lv > 0]
+    differences = [d for _, d in noisy]
+    ahead = [lv for lv, d in noisy if d > 0]
+    return {
+        "differences": differences,
+        "ahead_at": ahead,
+        "behind_at": [lv for lv, d in noisy if d < 0],
+        "everywhere": bool(noisy) and len(ahead) == len(noisy),
+        "smallest": min(differences) if noisy else None,
+        "largest": max(differences) if noisy else None,
+    }
 
 
 def nearest_distances(points: np.ndarray, reference: np.ndarray, *, chunk: int = 8192):

@@ -16,6 +16,8 @@ import matplotlib.patches
 import numpy as np
 from matplotlib.figure import Figure
 
+from labnn.data import NUM_CLASSES
+
 BLUE, ORANGE, GREY, RED, GREEN = "#1f5fa8", "#d9772b", "#8a8a8a", "#b22222", "#2e8b57"
 _STYLE = {
     "font.family": "DejaVu Sans",
@@ -326,7 +328,7 @@ def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, reading: dict
         axes.grid(False)
         pitch = _SIDE + _BAND
         axes.set_yticks([i * pitch + _SIDE / 2 for i in range(len(levels))],
-                        [f"{lv:g}" for lv in levels])  # fmt: skip
+                        [f"{lv:.1f}" for lv in levels])  # fmt: skip
         axes.set_ylabel("noise level")
         axes.set_xticks([j * (_PAIR + _PAIR_GAP) + _SIDE for j in range(shown)],
                         [str(label) for label in reading["labels"]])  # fmt: skip
@@ -353,11 +355,18 @@ def noise_grid(levels, noisy: np.ndarray, denoised: np.ndarray, *, reading: dict
 
 
 def accuracy_under_noise(
-    rows: list[dict], *, bar: float | None = None, readable=None, limit=None, name: str
+    rows: list[dict],
+    *,
+    bar: float | None = None,
+    readable=None,
+    limit=None,
+    name: str,
+    chance: float = 1 / NUM_CLASSES,
 ) -> str:
     """Test accuracy against noise level of three readers (the clean CNN on noisy and
     on denoised digits, the noise-aware CNN on noisy ones), mean with a ±1 std band,
-    the accuracy bar, and the two thresholds where they exist."""
+    the accuracy bar, the two thresholds where they exist, and `chance` (one class
+    in ten: where every reader ends when no digit is left)."""
     levels = np.array([row["level"] for row in rows])
     with matplotlib.rc_context(_STYLE):
         figure = _figure(6.0, 3.4)
@@ -376,8 +385,8 @@ def accuracy_under_noise(
                          label=f"hard to identify ({readable:.2f})")  # fmt: skip
         if limit is not None:
             axes.axvline(limit, color=RED, ls=":", lw=1.2,
-                         label=f"denoising stops working ({limit:.2f})")  # fmt: skip
-        axes.axhline(0.1, color=GREY, lw=0.8, alpha=0.6)
+                         label=f"denoised digits below the bar ({limit:.2f})")  # fmt: skip
+        axes.axhline(chance, color=GREY, lw=0.8, alpha=0.6, label=f"chance ({100 * chance:.0f} %)")
         axes.set_xlabel("salt-and-pepper noise level")
         axes.set_ylabel("test accuracy")
         axes.set_ylim(0, 1.02)
@@ -386,14 +395,15 @@ def accuracy_under_noise(
                    ("aware", "the noise-aware CNN on noisy digits"))  # fmt: skip
         ends = [(text, rows[0][key]["mean"], rows[-1][key]["mean"]) for key, text in readers]
         marks = ([f"digits become hard to identify at about {readable:.2f}"] if readable
-                 is not None else []) + ([f"denoising stops working at about {limit:.2f}"] if
-                 limit is not None else [])  # fmt: skip
+                 is not None else []) + ([f"the denoised digits fall below the bar at about "
+                                          f"{limit:.2f}"] if limit is not None else [])  # fmt: skip
         alt = (
             f"Line chart of test accuracy against the noise level from "
             f"{levels[0]:g} to {levels[-1]:g}, mean ± one standard deviation over noise "
             f"seeds: "
             + "; ".join(f"{text} from {_pct(a)} to {_pct(b)}" for text, a, b in ends)
             + (f"; a horizontal line marks the bar of {_pct(bar)}" if bar is not None else "")
+            + f"; a faint one chance, {_pct(chance)}"
             + ("; vertical lines mark where " + " and ".join(marks) if marks else "")
             + "."
         )

@@ -326,7 +326,7 @@ def _thresholds(q4b: SectionResult) -> tuple[float | None, float | None, float |
     if q4b.status != "done":
         return None, None, None
     r = q4b.result
-    hard, fails = r["hard"]["crossing"], r["denoising_fails"]["crossing"]
+    hard, fails = r["hard"]["crossing"], r["denoised_below"]["crossing"]
     return (r["bar"], hard["interpolated"] if hard else None,
             fails["interpolated"] if fails else None)  # fmt: skip
 

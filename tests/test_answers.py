@@ -40,13 +40,43 @@ def test_cross_entropy_of_a_uniform_guess_is_log_k():
     assert answers.categorical_cross_entropy(y, np.full((2, 10), 0.1)) == pytest.approx(np.log(10))
 
 
-def test_readability_threshold_finds_the_first_level_below_the_fraction():
+def test_first_crossing_finds_the_first_level_below_the_bar():
     levels = [0.0, 0.1, 0.2, 0.3, 0.4]
     accuracies = [0.99, 0.97, 0.90, 0.60, 0.30]
-    result = answers.readability_threshold(levels, accuracies, 0.9)  # threshold 0.891
-    assert result["crossing"]["level"] == 0.3
-    assert result["crossing"]["interpolated"] == pytest.approx(0.2 + 0.1 * (0.9 - 0.891) / 0.3)
-    assert answers.readability_threshold(levels, [0.99] * 5, 0.9)["crossing"] is None
+    result = answers.first_crossing(levels, accuracies, 0.891)
+    assert result["level"] == 0.3
+    assert result["interpolated"] == pytest.approx(0.2 + 0.1 * (0.9 - 0.891) / 0.3)
+    assert answers.first_crossing(levels, [0.99] * 5, 0.9) is None
+
+
+def test_noise_aware_reader_ahead_at_every_noisy_level_gives_its_smallest_and_largest_lead():
+    levels = [0.0, 0.5, 1.0]
+    lead = answers.lead(levels, [0.98, 0.88, 0.11], [0.96, 0.82, 0.10])
+    assert lead["everywhere"] and lead["ahead_at"] == [0.5, 1.0] and lead["behind_at"] == []
+    assert lead["smallest"] == pytest.approx(0.01) and lead["largest"] == pytest.approx(0.06)
+
+
+def test_lead_ignores_clean_digits_and_names_the_levels_where_a_reader_is_behind():
+    lead = answers.lead([0.0, 0.5, 1.0], [0.90, 0.88, 0.09], [0.96, 0.82, 0.10])
+    assert not lead["everywhere"] and lead["ahead_at"] == [0.5] and lead["behind_at"] == [1.0]
+    assert lead["smallest"] == pytest.approx(-0.01)
+    assert answers.lead([0.0], [0.9], [0.8]) == {"differences": [], "ahead_at": [],
+                                                 "behind_at": [], "everywhere": False,
+                                                 "smallest": None, "largest": None}  # fmt: skip
+
+
+def test_a_noise_level_is_written_with_the_decimals_it_needs():
+    assert answers.level_digits(0.5) == 1 and answers.level_digits(0.6 - 0.1) == 1
+    assert answers.level_digits(0.45) == 2
+    assert answers.eye_against_measure(0.5, None, [0.0, 0.5, 1.0])["digits"] == 1
+
+
+def test_the_head_of_a_network_is_every_layer_after_its_last_pooling():
+    layers = [{"kind": k} for k in ("Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D",
+                                    "Flatten", "Dropout", "Dense", "Dropout", "Dense")]  # fmt: skip
+    head = answers.layers_after(layers, "MaxPooling2D")
+    assert [layer["kind"] for layer in head] == ["Flatten", "Dropout", "Dense", "Dropout", "Dense"]
+    assert answers.layers_after(layers[4:], "MaxPooling2D") == layers[4:]
 
 
 def test_denoising_limit_is_where_the_gain_ends_for_good():
@@ -388,3 +418,16 @@ def test_a_pooled_spread_sets_the_confidence_interval_of_the_mean_too():
     )
     assert interval["half_width"] == pytest.approx(2.228 * 0.0013 / np.sqrt(3))
     assert interval["mean"] == pytest.approx(0.9819)
+
+
+def test_holding_up_is_measured_against_the_absolute_bar_not_a_share_of_clean_accuracy():
+    # Denoised digits start at 0.92: 90 % of that (0.828) is passed at 0.4, the bar of 0.9
+    # is not; 4b's bar and 4c's sentence must give the same level.
+    levels = [0.0, 0.2, 0.4, 0.6]
+    holds = answers.holds_longer(levels, [0.99, 0.6, 0.2, 0.1], [0.92, 0.91, 0.85, 0.3], 0.9)
+    assert holds["bar"] == 0.9 and holds["denoised"]["level"] == 0.4
+
+
+def test_a_cnn_below_the_bar_on_clean_digits_has_nothing_to_hold():
+    holds = answers.holds_longer([0.0, 0.2, 0.4], [0.89, 0.6, 0.2], [0.80, 0.7, 0.3], 0.9)
+    assert holds["longer"] is None and holds["noisy"]["level"] == 0.0

@@ -83,7 +83,7 @@ def test_unknown_profile_lists_the_valid_ones():
         ("sweep_factors", "1e-5,inf", "sweep_factors must be a finite number, got inf"),
         ("noise_levels", "0,nan", "noise_levels must be a finite number, got nan"),
         ("ae_train_noise", "1e400", "ae_train_noise must be a finite number, got inf"),
-        ("readable_fraction", "nan", "readable_fraction must be a finite number, got nan"),
+        ("denoising_margin", "nan", "denoising_margin must be a finite number, got nan"),
     ],
 )
 def test_values_out_of_range_name_the_key_the_rule_and_the_value(key, value, words):

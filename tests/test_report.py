@@ -4,6 +4,7 @@ import contextlib
 import io
 import json
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -164,7 +165,7 @@ def test_build_without_authors_warns_and_marks_every_pdf_page_draft(draft_build)
 def test_4b_states_the_eye_observation_beside_the_measured_threshold(first_build):
     _, out = first_build
     html = _sections((out / "report.html").read_text())["q4b"]
-    assert _shown(html, "q4b/eye/eye") == "0.60"
+    assert _shown(html, "q4b/eye/eye") == "0.6"  # as the grid's rows write the level
     assert _shown(html, "q4b/eye/measured") == _shown(html, "q4b/hard/crossing/interpolated")
     assert _shown(html, "q4b/eye/grid_named").isdigit()  # the grid's row at the eye's level
     assert "By eye." in html and 'class="fill-in"' not in html
@@ -302,6 +303,48 @@ def test_2a_counts_the_layers_with_weights_from_the_model(first_build):
     html = (out / "report.html").read_text()
     assert _shown(html, "q2a/derived/weight_layers") == "3"
     assert _shown(html, "q2a/derived/hidden_layers") == "2"
+
+
+def test_every_contents_entry_reads_as_the_heading_it_links_to(first_build):
+    _, out = first_build
+    html = (out / "report.html").read_text()
+    toc = html[html.index('<nav class="toc">') : html.index("</nav>")]
+    entries = re.findall(r'<a href="#([\w-]+)"><span class="n">([^<]+)</span>', toc)
+    assert entries
+    for target, title in entries:
+        heading = re.search(rf'<h[12] id="{target}">(.*?)</h[12]>', html, flags=re.S).group(1)
+        assert unescape(re.sub(r"<[^>]+>", "", heading)) == unescape(title)
+
+
+def test_3_describes_every_layer_after_the_last_pooling_and_totals_the_table(first_build):
+    _, out = first_build
+    html = _sections((out / "report.html").read_text())["q3"]
+    text = html[: html.index("<table")]
+    table = re.search(r'id="tab-q3-layers".*?</table>', html, flags=re.S).group(0)
+    assert text.count("dropout (rate") == table.count(">Dropout<")
+    assert "<strong>total</strong>" in table and 'data-src="q3/params"' in table
+
+
+def test_4b_and_4c_measure_every_reader_against_one_absolute_bar(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    bar = _shown(sections["q4b"], "q4b/hard/bar")
+    assert _shown(sections["q4b"], "q4b/readable/bar") == bar
+    assert _shown(sections["q4c"], "q4c/bar") == bar  # Figure 10's caption
+    if 'data-src="q4c/holds/bar"' in sections["q4c"]:  # absent where the CNN starts below it
+        assert _shown(sections["q4c"], "q4c/holds/bar") == bar
+    assert "of its accuracy on clean digits" not in sections["q4b"]
+    assert "of its clean accuracy" not in sections["q4c"]
+
+
+def test_4b_calls_its_second_threshold_what_it_measures(first_build):
+    _, out = first_build
+    sections = _sections((out / "report.html").read_text())
+    assert "no longer shows which digit went in" not in sections["q4b"]
+    assert "Denoising stops working</strong>" not in sections["q4b"]
+    assert "denoised digits below the bar" in sections["q4b"]  # Table 8's column
+    assert "denoised digits below the bar" in sections["q4c"]  # Figure 10's legend
+    assert "chance (10" in sections["q4c"]  # the faint line is labelled
 
 
 def test_tables_leave_no_cell_empty_and_4b_does_not_repeat_4c(first_build):

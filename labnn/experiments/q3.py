@@ -91,8 +91,11 @@ def run(
     matrix = answers.confusion_matrix(labels, entry.arrays["test_predicted"])
     model = build_cnn(**cnn_params(profile, len(prepared.split.x_train)), seed=profile.seed)
     history = entry.results["history"]
+    layers = describe_layers(model)
     return {
-        "layers": describe_layers(model),
+        "layers": layers,
+        # what follows the convolutional blocks, as the text describes it
+        "head": answers.layers_after(layers, "MaxPooling2D"),
         "params": int(model.count_params()),
         "history": history,
         "epochs": profile.cnn_epochs,

@@ -7,9 +7,12 @@ legible (the autoencoder recovers them). It is where the better, level by level,
 of two readers built for noise reads fewer than `readable_bar` of the digits
 correctly: a CNN trained on noise of every level (`q4.train_noise_aware`) and the
 clean CNN after the autoencoder; together a lower bound on the best reader.
-"Denoising stops working" is where the CNN reads fewer than that of the denoised
-digits, not where nothing works any more (level 1). Each threshold is shown for
-bars from 80 % to 95 %.
+The assignment's "denoising stops working" is measured where the CNN reads fewer
+than that of the denoised digits: the denoised digits fall below the bar, which is
+not where denoising stops helping (it still adds tens of points there) nor where
+nothing works any more (level 1). Each threshold is shown for bars from 80 % to
+95 %. One bar, absolute, serves every reader: the clean CNN's brittleness is where
+it falls below the same bar, not below a share of its own clean accuracy.
 
 Whether a digit is hard to read is also a judgement of the eye, which no program
 makes: the grid marks what the better reader of each level calls each digit it
@@ -37,6 +40,11 @@ def run(
     bar = profile.readable_bar
     best = [max(a, d) for a, d in zip(aware, denoised, strict=True)]
     readers = answers.better_readers(aware, denoised)
+    gains = [d - n for n, d in zip(noisy, denoised, strict=True)]
+    crossing = answers.first_crossing(levels, denoised, bar)
+    # what denoising still adds where the denoised digits fall below the bar
+    below = {"bar": bar, "crossing": crossing,
+             "gain": gains[levels.index(crossing["level"])] if crossing else None}  # fmt: skip
     grid_calls = {name: entry.arrays[f"grid_calls_{name}"] for name in ("aware", "denoised")}
     return {
         "levels": levels,
@@ -51,19 +59,23 @@ def run(
         # the noise-aware CNN alone, and where it is the better of the two readers
         "aware_by_bar": answers.crossings(levels, aware),
         "aware_better_at": [lv for lv, a, d in zip(levels, aware, denoised, strict=True) if a > d],
-        "denoising_fails": {
-            "bar": bar,
-            "crossing": answers.first_crossing(levels, denoised, bar),
-        },  # fmt: skip
-        "denoising_fails_by_bar": answers.crossings(levels, denoised),
+        "denoised_below": below,
+        "denoised_below_by_bar": answers.crossings(levels, denoised),
+        # whether Table 8 has a reader that never falls below some bar (a dash)
+        "some_bar_never_crossed": any(
+            row["crossing"] is None
+            for by_bar in (
+                answers.crossings(levels, best),
+                answers.crossings(levels, aware),
+                answers.crossings(levels, denoised),
+            )
+            for row in by_bar
+        ),  # fmt: skip
         # Where the clean CNN breaks: a measure of its brittleness, not of the digits.
-        "readable": answers.readability_threshold(levels, noisy, profile.readable_fraction),
-        "readable_denoised": answers.readability_threshold(
-            levels, denoised, profile.readable_fraction
-        ),
+        "readable": {"bar": bar, "crossing": answers.first_crossing(levels, noisy, bar)},
         "denoising": answers.denoising_limit(levels, noisy, denoised, profile.denoising_margin),
-        # Denoise-then-classify against the noise-aware reader of the same noisy digits.
-        "versus_aware": answers.denoising_limit(levels, aware, denoised, profile.denoising_margin),
+        # The noise-aware reader of the noisy digits against denoise-then-classify.
+        "aware_lead": answers.lead(levels, aware, denoised),
         "aware": aware,
         "aware_epochs": profile.noise_aware_epochs,
         "mse_noisy": mse_noisy,

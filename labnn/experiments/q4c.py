@@ -37,6 +37,8 @@ def run(
         "rows": rows,
         "levels": levels,
         "seeds": profile.noise_seeds,
+        "bar": profile.readable_bar,
+        "chance": 1 / NUM_CLASSES,  # one class in ten: a reader that sees no digit
         "test_size": len(data.x_test) if profile.n_test is None else profile.n_test,
         # On clean digits accuracy near 1 hides the change: say it in errors.
         "clean_errors": {
@@ -45,13 +47,13 @@ def run(
             "ratio": denoised_error / clean_error if clean_error else None,
         },  # fmt: skip
         "collapse": collapse,
-        # Whether the denoised digits keep the CNN's accuracy to higher noise than the
-        # noisy ones do.
+        # Whether the denoised digits keep the CNN's accuracy above 4b's bar to higher
+        # noise than the noisy ones do.
         "holds": answers.holds_longer(
             levels,
             [n["mean"] for n in noisy],
             [d["mean"] for d in denoised],
-            profile.readable_fraction,
+            profile.readable_bar,
         ),
         # Whether the noise-aware reader reads the noisy digits at least as well as the
         # CNN reads them denoised, at every noisy level.

@@ -104,6 +104,8 @@ def novelty(images: np.ndarray, clean, *, reference: int = 1000, percentile: int
         "near_copies": float((generated < low).mean()),
         "percentile": percentile,
         "reference": reference,
+        # what a distance is measured over: the pixel intensities, each in [0, 1]
+        "pixels": int(images.shape[1]),
     }
 
 
