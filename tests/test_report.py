@@ -429,13 +429,18 @@ def _sweep_benchmark(runs: int) -> dict:
         "fit": {**rate, "samples_per_second": 2000.0}}}]}  # fmt: skip
 
 
+def build_q2a(tmp_path, data_dir, benchmarks):
+    """A quick report of 2a alone (no training) with the saved benchmarks in `benchmarks`."""
+    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
+            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
+            "--no-pdf", "-q", "--benchmarks", str(benchmarks)]  # fmt: skip
+    assert main(args) == 0
+
+
 def test_appendix_counts_the_sweeps_stack_from_the_benchmark_it_describes(tmp_path, data_dir):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
-    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
-            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
-            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
-    assert main(args) == 0
+    build_q2a(tmp_path, data_dir, tmp_path / "bench")
     html = (tmp_path / "out" / "report.html").read_text()
     sentence = re.search(r"“hinton_sweep” is one stack.*?</p>", html, flags=re.S).group()
     text = " ".join(re.sub(r"<[^>]+>", "", sentence).split())
@@ -447,10 +452,7 @@ def test_without_a_saved_benchmark_the_appendix_promises_none_and_gives_no_instr
     tmp_path, data_dir
 ):
     (tmp_path / "empty").mkdir()
-    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
-            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
-            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "empty")]  # fmt: skip
-    assert main(args) == 0
+    build_q2a(tmp_path, data_dir, tmp_path / "empty")
     text = _words((tmp_path / "out" / "report.html").read_text())
     assert "benchmark are in provenance.json" not in text
     assert "the data's fingerprint are in provenance.json" in text
@@ -462,10 +464,7 @@ def test_without_a_saved_benchmark_the_appendix_promises_none_and_gives_no_instr
 def test_with_a_saved_benchmark_the_appendix_points_to_it_in_provenance_json(tmp_path, data_dir):
     (tmp_path / "bench").mkdir()
     (tmp_path / "bench" / "run.json").write_text(json.dumps(_sweep_benchmark(runs=3)))
-    args = ["build", "--profile", "quick", "--data-dir", str(data_dir), "--store",
-            str(tmp_path / "store"), "--out", str(tmp_path / "out"), "--only", "q2a",
-            "--no-pdf", "-q", "--benchmarks", str(tmp_path / "bench")]  # fmt: skip
-    assert main(args) == 0
+    build_q2a(tmp_path, data_dir, tmp_path / "bench")
     text = _words((tmp_path / "out" / "report.html").read_text())
     assert "the latest training-speed benchmark are in provenance.json" in text
     assert json.loads((tmp_path / "out" / "provenance.json").read_text())["benchmarks"]
