@@ -46,6 +46,8 @@ def run(
     below = {"bar": bar, "crossing": crossing,
              "gain": gains[levels.index(crossing["level"])] if crossing else None}  # fmt: skip
     grid_calls = {name: entry.arrays[f"grid_calls_{name}"] for name in ("aware", "denoised")}
+    readings = {"best": best, "aware": aware, "denoised": denoised}
+    by_bar = {name: answers.crossings(levels, values) for name, values in readings.items()}
     return {
         "levels": levels,
         "grid_noisy": entry.arrays["grid_noisy"],
@@ -55,22 +57,16 @@ def run(
         "grid": answers.grid_reading(levels, entry.results["grid_labels"], grid_calls, readers),
         "bar": bar,
         "hard": {"bar": bar, "crossing": answers.first_crossing(levels, best, bar)},
-        "hard_by_bar": answers.crossings(levels, best),
+        "hard_by_bar": by_bar["best"],
         # the noise-aware CNN alone, and where it is the better of the two readers
-        "aware_by_bar": answers.crossings(levels, aware),
+        "aware_by_bar": by_bar["aware"],
         "aware_better_at": [lv for lv, a, d in zip(levels, aware, denoised, strict=True) if a > d],
         "denoised_below": below,
-        "denoised_below_by_bar": answers.crossings(levels, denoised),
+        "denoised_below_by_bar": by_bar["denoised"],
         # whether Table 8 has a reader that never falls below some bar (a dash)
         "some_bar_never_crossed": any(
-            row["crossing"] is None
-            for by_bar in (
-                answers.crossings(levels, best),
-                answers.crossings(levels, aware),
-                answers.crossings(levels, denoised),
-            )
-            for row in by_bar
-        ),  # fmt: skip
+            row["crossing"] is None for rows in by_bar.values() for row in rows
+        ),
         # Where the clean CNN breaks: a measure of its brittleness, not of the digits.
         "readable": {"bar": bar, "crossing": answers.first_crossing(levels, noisy, bar)},
         "denoising": answers.denoising_limit(levels, noisy, denoised, profile.denoising_margin),
